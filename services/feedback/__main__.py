@@ -1,0 +1,4 @@
+from services.feedback.config import SPEC
+from shared.service import main
+
+main(SPEC)

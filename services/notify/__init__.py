@@ -1,0 +1,1 @@
+"""The notify service: turns events into notifications and escalates what goes unanswered."""

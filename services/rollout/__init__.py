@@ -1,0 +1,1 @@
+"""The rollout service: plans, evidence-gated stages, approvals, guardrails and the timeline."""

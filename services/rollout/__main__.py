@@ -1,0 +1,4 @@
+from services.rollout.config import SPEC
+from shared.service import main
+
+main(SPEC)

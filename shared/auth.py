@@ -1,0 +1,100 @@
+"""Bearer-JWT authentication and role checks for every ``/v1`` route (DESIGN §7)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.settings import Settings
+
+RoleName = Literal["admin", "approver", "it_support", "staff"]
+ROLES: tuple[RoleName, ...] = ("admin", "approver", "it_support", "staff")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: ``sub`` is a staff id."""
+
+    sub: str
+    roles: frozenset[str]
+
+    def has_any(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+class TokenVerifier:
+    """Checks signature, expiry and (when configured) issuer and audience.
+
+    HS256 with a shared secret in development; RS256 keys fetched from a JWKS URL in production.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._algorithms = list(settings.jwt_algorithms)
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        if self._secret is None and self._jwks is None:
+            raise ValueError("set ONRAMP_JWT_SECRET or ONRAMP_JWT_JWKS_URL")
+
+    def verify(self, token: str) -> Principal:
+        key: Any = self._secret
+        if self._jwks is not None:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=self._algorithms,
+            issuer=self._issuer,
+            audience=self._audience,
+            options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+        )
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise jwt.InvalidTokenError("roles must be a list of strings")
+        return Principal(sub=str(claims["sub"]), roles=frozenset(roles))
+
+
+def issue_dev_token(secret: str, sub: str, roles: list[str], ttl_s: int = 12 * 3600) -> str:
+    """An HS256 token for development and tests; production tokens come from the identity provider."""
+    now = int(time.time())
+    claims = {"sub": sub, "roles": roles, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except jwt.PyJWTError as exc:
+        raise HTTPException(
+            401, f"invalid token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: RoleName) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """A dependency that lets through callers holding any of ``roles`` (403 otherwise)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(*roles):
+            raise HTTPException(403, f"requires one of the roles: {', '.join(roles)}")
+        return principal
+
+    return check

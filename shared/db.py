@@ -1,0 +1,81 @@
+"""PostgreSQL access: one pool per process, bound to the service's own schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+if TYPE_CHECKING:
+    Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:  # the stubs' generics do not exist at run time
+    Conn = PoolConnectionProxy
+    Pool = asyncpg.Pool
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# Errors after which the same work may succeed if tried again: the database went away, was
+# restarting, or a concurrent transaction won a race.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a valid schema name: {schema!r}")
+    return schema
+
+
+async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    for pg_type in ("json", "jsonb"):
+        await conn.set_type_codec(pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def connect(url: str, schema: str) -> asyncpg.Connection[asyncpg.Record]:
+    """A single connection outside the pool (LISTEN, migrations)."""
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        url, server_settings={"search_path": check_schema_name(schema)}
+    )
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    """A pool whose connections resolve unqualified names in ``schema`` (and only there)."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": check_schema_name(schema)},
+        init=_init_connection,
+    )
+    return pool
+
+
+@asynccontextmanager
+async def transaction(pool: Pool) -> AsyncIterator[Conn]:
+    """The one way the edge (a request, a consumer, a timer) opens and commits a transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

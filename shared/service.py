@@ -1,0 +1,227 @@
+"""Process wiring written once: each service's ``__main__`` hands over a :class:`ServiceSpec`.
+
+One process runs, by role, the HTTP API, the consumers (faust agents), the outbox relay and the
+durable scheduler, and shuts them down in the reverse order on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared import db, http, migrations
+from shared.auth import TokenVerifier
+from shared.consumer import Handler, RecordProcessor, RetryPolicy
+from shared.kafka import Publisher
+from shared.logs import configure_logging, get_logger
+from shared.outbox import OutboxRelay
+from shared.scheduler import Scheduler, TimerHandler
+from shared.settings import Settings
+from shared.streams import StreamApp, create_stream_app, quiet_faust_logging, subscribe
+
+log = get_logger("onramp.service")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # also the database schema and the consumer-group suffix
+    title: str
+    router: APIRouter
+    migrations: Path
+    subscriptions: Mapping[str, Mapping[str, Handler]] = field(default_factory=dict)
+    timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+
+    def port(self, settings: Settings) -> int:
+        port: int = getattr(settings, f"{self.name}_port")
+        return port
+
+
+@dataclass
+class Runtime:
+    """What the lifespan builds; routes reach it through ``request.app.state.runtime``."""
+
+    spec: ServiceSpec
+    settings: Settings
+    pool: db.Pool
+    publisher: Publisher
+    stream_app: StreamApp | None = None
+    relay: OutboxRelay | None = None
+    processors: list[RecordProcessor] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closers: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+    @property
+    def runs_workers(self) -> bool:
+        return self.settings.role in ("all", "worker")
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise SystemExit("ONRAMP_DATABASE_URL is not set (make run sets it for you)")
+    return settings.database_url
+
+
+async def _start_workers(rt: Runtime, url: str) -> None:
+    spec, settings = rt.spec, rt.settings
+    relay = OutboxRelay(
+        rt.pool,
+        rt.publisher,
+        url=url,
+        schema=spec.name,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+    scheduler = Scheduler(
+        rt.pool,
+        spec.timers,
+        url=url,
+        schema=spec.name,
+        poll_interval_s=settings.scheduler_poll_interval_s,
+    )
+    rt.relay = relay
+    rt.tasks += [asyncio.create_task(relay.run()), asyncio.create_task(scheduler.run())]
+    rt.closers += [relay.close(), scheduler.close()]
+    if spec.subscriptions:
+        rt.stream_app = create_stream_app(spec.name, settings)
+        policy = RetryPolicy(
+            settings.consumer_max_attempts,
+            settings.consumer_backoff_initial_s,
+            settings.consumer_backoff_max_s,
+        )
+        for topic, handlers in spec.subscriptions.items():
+            processor = RecordProcessor(
+                consumer=f"{spec.name}.{topic}",
+                handlers=handlers,
+                pool=rt.pool,
+                publisher=rt.publisher,
+                policy=policy,
+                max_record_bytes=settings.max_record_bytes,
+            )
+            subscribe(rt.stream_app, topic, processor)
+            rt.processors.append(processor)
+        await rt.stream_app.start()
+        quiet_faust_logging(settings.log_level)
+
+
+async def _stop(rt: Runtime) -> None:
+    grace = rt.settings.shutdown_grace_s / 2
+    await asyncio.gather(*(p.drain(grace) for p in rt.processors))
+    if rt.stream_app is not None:
+        await rt.stream_app.stop()
+    for task in rt.tasks:
+        task.cancel()
+    for task in rt.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for closer in rt.closers:
+        await closer
+    await rt.publisher.stop()
+    await rt.pool.close()
+
+
+def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, json=settings.log_json)
+        url = _database_url(settings)
+        if settings.migrate_on_start:
+            await migrations.apply(url, spec.name, spec.migrations)
+        pool = await db.create_pool(url, spec.name)
+        rt = Runtime(spec, settings, pool, Publisher(settings, client_id=f"onramp-{spec.name}"))
+        app.state.runtime = rt
+        try:
+            if rt.runs_workers:
+                await _start_workers(rt, url)
+            log.info("service.started", service=spec.name, role=settings.role)
+            yield
+        finally:
+            await _stop(rt)
+            log.info("service.stopped", service=spec.name)
+
+    app = FastAPI(title=spec.title, version="1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    http.install(app, max_body_bytes=settings.max_body_bytes)
+    app.include_router(_operations_router())
+    app.include_router(spec.router, prefix="/v1")
+    return app
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready(request: Request) -> Response:
+        checks = await readiness(request.app.state.runtime)
+        ok = all(c == "ok" for c in checks.values())
+        checks["kafka"] = kafka_status(request.app.state.runtime)
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        return http.JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def readiness(rt: Runtime) -> dict[str, str]:
+    """Database, migrations and (for workers) the consumer group decide readiness.
+
+    Kafka's state is reported but does not make the instance unready: a broker outage must not
+    take the APIs down, the outbox buffers until the broker is back (DESIGN §8.7).
+    """
+    checks: dict[str, str] = {}
+    try:
+        async with rt.pool.acquire(timeout=2) as conn:
+            missing = await migrations.pending(conn, rt.spec.migrations)
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if not missing else f"pending: {', '.join(missing)}"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    if rt.stream_app is not None:
+        checks["consumers"] = "ok" if rt.stream_app.assigned else "not assigned"
+    return checks
+
+
+def kafka_status(rt: Runtime) -> str:
+    if rt.relay is None:
+        return "not used by this role"
+    return "ok" if rt.relay.healthy else "unreachable; outbox buffering"
+
+
+def main(spec: ServiceSpec) -> None:
+    """``python -m services.<name> [serve|migrate]``."""
+    parser = argparse.ArgumentParser(prog=f"python -m services.{spec.name}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    if args.command == "migrate":
+        applied = asyncio.run(migrations.apply(_database_url(settings), spec.name, spec.migrations))
+        log.info("migrations.applied", service=spec.name, applied=applied)
+        return
+    uvicorn.run(
+        create_app(spec, settings),
+        host=settings.host,
+        port=spec.port(settings),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )

@@ -1,0 +1,65 @@
+"""Settings of every Onramp process, read from ``ONRAMP_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["all", "api", "worker"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONRAMP_", extra="ignore")
+
+    # Backends. Unset means "start the embedded one" for the local runner and the tests.
+    kafka_bootstrap: str | None = None
+    database_url: str | None = None
+    data_dir: Path = Path(".onramp")
+
+    # Kafka client. Idempotence needs InitProducerId, which the embedded broker refuses.
+    kafka_idempotence: bool = False
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
+    kafka_session_timeout_s: float = Field(default=10.0, gt=0)
+    kafka_rebalance_timeout_s: float = Field(default=4.0, gt=0)
+    kafka_heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    topic_partitions: int = Field(default=6, ge=1)
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    feedback_port: int = 8001
+    rollout_port: int = 8002
+    notify_port: int = 8003
+    max_body_bytes: int = 64 * 1024
+    shutdown_grace_s: float = Field(default=8.0, gt=0)
+
+    # Process roles: "all" runs the API, the consumers, the outbox relay and the scheduler.
+    role: Role = "all"
+    migrate_on_start: bool = True
+
+    # Security.
+    jwt_secret: SecretStr | None = None
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    respondent_key_secret: SecretStr = SecretStr("onramp-dev-respondent-key")
+
+    # Plumbing timings.
+    outbox_batch_size: int = Field(default=200, ge=1)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    scheduler_poll_interval_s: float = Field(default=1.0, gt=0)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_initial_s: float = Field(default=0.05, gt=0)
+    consumer_backoff_max_s: float = Field(default=5.0, gt=0)
+    max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    log_level: str = "INFO"
+    log_json: bool = True
