@@ -276,7 +276,7 @@ class EmbeddedPostgres:
         mode = "immediate" if immediate else "fast"
         try:
             self._pg_ctl("stop", "-m", mode, "-w", "-t", str(max(1, int(timeout))))
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        except BackendError as exc:
             log.warning("pg_ctl stop failed (%s); signalling the postmaster", exc)
             _signal_until_gone(pid, [signal.SIGQUIT, signal.SIGKILL], grace=2.0)
         poll_until(lambda: not pid_alive(pid), timeout, f"postmaster {pid} exit")
@@ -297,14 +297,7 @@ class EmbeddedPostgres:
     def _pg_ctl(self, *args: str) -> None:
         assert self._server is not None
         argv = [str(self._server.bin_path / "pg_ctl"), "-D", str(self.data_dir), *args]
-        subprocess.run(
-            argv,
-            check=True,
-            capture_output=True,
-            timeout=60,
-            user=self._server.system_user,
-            stdin=subprocess.DEVNULL,
-        )
+        _run(argv, user=self._server.system_user)
 
     def _ensure_database(self) -> None:
         assert self._server is not None
@@ -314,7 +307,20 @@ class EmbeddedPostgres:
         )
         argv = [str(self._server.bin_path / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
         argv += ["-v", f"db={self.database}", self._dsn("postgres")]
-        subprocess.run(argv, input=script.encode(), check=True, capture_output=True, timeout=30)
+        _run(argv, stdin=script)
+
+
+def _run(argv: Sequence[str], *, stdin: str = "", user: str | None = None) -> None:
+    """Run a PostgreSQL client tool; ``BackendError`` with its stderr if it fails."""
+    try:
+        subprocess.run(
+            argv, input=stdin.encode(), capture_output=True, check=True, timeout=60, user=user
+        )
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip()
+        raise BackendError(f"{Path(argv[0]).name} failed: {detail}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BackendError(f"{Path(argv[0]).name} did not finish in {exc.timeout} s") from exc
 
 
 def start_postgres(data_dir: Path, *, database: str = "onramp") -> EmbeddedPostgres:
@@ -340,7 +346,7 @@ def _signal_until_gone(pid: int, signals: Sequence[signal.Signals], grace: float
 # ---------------------------------------------------------------------------------- readiness
 
 
-async def apoll_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:  # noqa: ASYNC109
+async def apoll_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
     """Await ``check`` until it returns True; ``TimeoutError`` naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not await check():
@@ -349,7 +355,7 @@ async def apoll_until(check: Callable[[], Awaitable[bool]], timeout: float, what
         await asyncio.sleep(POLL_INTERVAL_S)
 
 
-async def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+async def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
     """Wait until a Kafka client can bootstrap (fetch cluster metadata) from ``bootstrap``."""
 
     async def answers() -> bool:
@@ -365,7 +371,7 @@ async def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:  # noqa
     await apoll_until(answers, timeout, f"Kafka at {bootstrap}")
 
 
-async def wait_for_postgres(url: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+async def wait_for_postgres(url: str, timeout: float = 30.0) -> None:
     """Wait until ``url`` accepts a connection and answers ``SELECT 1``."""
 
     async def answers() -> bool:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -96,7 +96,7 @@ class ServiceProcess:
             )
         return self
 
-    async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:  # noqa: ASYNC109
+    async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Poll ``GET /health/ready`` until 200; ``ServiceExited`` if the process ends first."""
         deadline = time.monotonic() + timeout
         last = "no answer"
@@ -177,7 +177,7 @@ def service_ports(settings: Settings) -> dict[str, int]:
     }
 
 
-async def migrate(name: str, env: Mapping[str, str], timeout: float = MIGRATE_TIMEOUT_S) -> None:  # noqa: ASYNC109
+async def migrate(name: str, env: Mapping[str, str], timeout: float = MIGRATE_TIMEOUT_S) -> None:
     """Run ``python -m services.<name> migrate``; ``CalledProcessError`` if it fails."""
     argv = [sys.executable, "-m", f"services.{name}", "migrate"]
     proc = await asyncio.create_subprocess_exec(
@@ -203,12 +203,6 @@ class _Backends:
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
 
-    def stop(self) -> None:
-        if self.broker is not None:
-            self.broker.stop(timeout=2.0)
-        if self.postgres is not None:
-            self.postgres.stop(timeout=3.0)
-
     def dead(self) -> str | None:
         if self.broker is not None and not self.broker.is_running():
             return "the embedded broker"
@@ -219,18 +213,38 @@ class _Backends:
 
 def _start_backends(settings: Settings, stack: contextlib.ExitStack) -> _Backends:
     backends = _Backends(settings.kafka_bootstrap or "", settings.database_url or "")
-    stack.callback(backends.stop)
     if not settings.kafka_bootstrap:
         print(f"starting the embedded broker on 127.0.0.1:{EMBEDDED_BROKER_PORT} ...", flush=True)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = settings.data_dir / "broker.log"
         backends.broker = start_broker(EMBEDDED_BROKER_PORT, log_path=log_path)
+        stack.callback(backends.broker.stop, 2.0)
         backends.bootstrap = backends.broker.bootstrap
     if not settings.database_url:
         print(f"starting the embedded PostgreSQL in {settings.data_dir / 'pgdata'} ...", flush=True)
         backends.postgres = start_postgres(settings.data_dir / "pgdata")
+        stack.callback(backends.postgres.stop, 3.0)
         backends.database_url = backends.postgres.url
     return backends
+
+
+async def _start_services(
+    settings: Settings, backends: _Backends, secret: str, stack: contextlib.ExitStack
+) -> list[ServiceProcess]:
+    await wait_for_kafka(backends.bootstrap, timeout=30.0)
+    await wait_for_postgres(backends.database_url, timeout=30.0)
+    await create_topics(backends.bootstrap, partitions=settings.topic_partitions)
+    env = service_env(backends.bootstrap, backends.database_url, secret)
+    for name in SERVICES:
+        print(f"migrating {name} ...", flush=True)
+        await migrate(name, env)
+    ports = service_ports(settings)
+    services = [ServiceProcess(name, ports[name], env) for name in SERVICES]
+    stack.callback(stop_all, services)
+    for service in services:
+        service.start()
+    await _wait_all_ready(services)
+    return services
 
 
 async def _wait_all_ready(services: Sequence[ServiceProcess]) -> None:
@@ -293,40 +307,32 @@ async def run(settings: Settings) -> int:
     """Start everything, supervise, stop everything; the process exit code."""
     main_task = asyncio.current_task()
     assert main_task is not None
+    _on_stop_signals(main_task.cancel)
+    given = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+    secret = given or secrets.token_urlsafe(32)
+    stack = contextlib.ExitStack()
+    try:
+        backends = _start_backends(settings, stack)
+        services = await _start_services(settings, backends, secret, stack)
+        _print_banner(settings, backends, secret, generated=not given)
+        return await _supervise(services, backends)
+    except asyncio.CancelledError:
+        print("\nstopping ...", flush=True)
+        return 0
+    except (BackendError, ServiceExited, TimeoutError, subprocess.SubprocessError) as exc:
+        print(f"devstack failed: {exc}; stopping everything", flush=True)
+        return 1
+    finally:
+        _on_stop_signals(lambda: print("still stopping ...", flush=True))
+        started = time.monotonic()
+        stack.close()
+        print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def _on_stop_signals(callback: Callable[[], object]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, main_task.cancel)
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
-    generated = not secret
-    secret = secret or secrets.token_urlsafe(32)
-    with contextlib.ExitStack() as stack:
-        try:
-            backends = _start_backends(settings, stack)
-            await wait_for_kafka(backends.bootstrap, timeout=30.0)
-            await wait_for_postgres(backends.database_url, timeout=30.0)
-            await create_topics(backends.bootstrap, partitions=settings.topic_partitions)
-            env = service_env(backends.bootstrap, backends.database_url, secret)
-            for name in SERVICES:
-                print(f"migrating {name} ...", flush=True)
-                await migrate(name, env)
-            ports = service_ports(settings)
-            services = [ServiceProcess(name, ports[name], env) for name in SERVICES]
-            stack.callback(stop_all, services)
-            for service in services:
-                service.start()
-            await _wait_all_ready(services)
-            _print_banner(settings, backends, secret, generated)
-            return await _supervise(services, backends)
-        except asyncio.CancelledError:
-            print("\nstopping ...", flush=True)
-            return 0
-        except (BackendError, ServiceExited, TimeoutError, subprocess.SubprocessError) as exc:
-            print(f"devstack failed: {exc}; stopping everything", flush=True)
-            return 1
-        finally:
-            started = time.monotonic()
-            stack.close()
-            print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+        loop.add_signal_handler(sig, callback)
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ class TokenVerifier:
 
 
 def issue_dev_token(secret: str, sub: str, roles: list[str], ttl_s: int = 12 * 3600) -> str:
-    """An HS256 token for development and tests; production tokens come from the identity provider."""
+    """An HS256 token for development and tests (production tokens come from the IdP)."""
     now = int(time.time())
     claims = {"sub": sub, "roles": roles, "iat": now, "exp": now + ttl_s}
     return jwt.encode(claims, secret, algorithm="HS256")

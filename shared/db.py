@@ -50,7 +50,9 @@ def check_schema_name(schema: str) -> str:
 
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     for pg_type in ("json", "jsonb"):
-        await conn.set_type_codec(pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
 
 
 async def connect(url: str, schema: str) -> asyncpg.Connection[asyncpg.Record]:

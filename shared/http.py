@@ -20,7 +20,11 @@ PROBLEM_JSON = "application/problem+json"
 def problem(
     status: int, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -30,8 +34,9 @@ def problem(
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
-    extra = exc.detail if isinstance(exc.detail, dict) else {}
-    return problem(exc.status_code, detail, headers=exc.headers, instance=request.url.path, **extra)
+    extra: dict[str, Any] = exc.detail if isinstance(exc.detail, dict) else {}
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, detail, headers=headers, instance=request.url.path, **extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The inbox: a consumer's "already processed" marks, written in the same transaction as its effect."""
+"""The inbox: a consumer's "already processed" marks, committed with the effect they guard."""
 
 from __future__ import annotations
 

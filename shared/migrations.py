@@ -51,7 +51,8 @@ async def apply(url: str, schema: str, service_folder: Path) -> list[str]:
                    checksum text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        applied = dict(await conn.fetch("SELECT id, checksum FROM schema_migrations"))
+        rows = await conn.fetch("SELECT id, checksum FROM schema_migrations")
+        applied: dict[str, str] = {r["id"]: r["checksum"] for r in rows}
         done: list[str] = []
         for migration in migrations:
             if migration.id in applied:
@@ -74,5 +75,9 @@ async def apply(url: str, schema: str, service_folder: Path) -> list[str]:
 async def pending(conn: db.Conn, service_folder: Path) -> list[str]:
     """Ids not yet applied in the connection's schema (for readiness)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    applied = set() if not exists else {r["id"] for r in await conn.fetch("SELECT id FROM schema_migrations")}
+    applied = (
+        set()
+        if not exists
+        else {r["id"] for r in await conn.fetch("SELECT id FROM schema_migrations")}
+    )
     return [m.id for m in discover(service_folder) if m.id not in applied]

@@ -132,4 +132,3 @@ class OutboxRelay:
 
     async def close(self) -> None:
         await self._waker.close()
-

@@ -6,7 +6,6 @@ handler's effect, so a restart never loses a due timer and two instances never f
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +39,8 @@ async def schedule(
     await conn.execute(
         """INSERT INTO timers (kind, key, due_at, payload) VALUES ($1, $2, $3, $4)
            ON CONFLICT (kind, key) DO UPDATE
-           SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, attempts = 0, last_error = NULL""",
+           SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload,
+               attempts = 0, last_error = NULL""",
         kind,
         key,
         due_at,

@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import db, http, migrations
@@ -172,7 +173,7 @@ def _operations_router() -> APIRouter:
         ok = all(c == "ok" for c in checks.values())
         checks["kafka"] = kafka_status(request.app.state.runtime)
         body = {"status": "ok" if ok else "unavailable", "checks": checks}
-        return http.JSONResponse(body, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -18,23 +18,25 @@ from shared.consumer import RawRecord, RecordProcessor
 from shared.settings import Settings
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms  # read when the consumer starts
+        app = self.app
+        assert isinstance(app, StreamApp)
+        consumer._fetch_max_wait_ms = app.fetch_max_wait_ms  # read when the consumer starts
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
-class StreamApp(faust.App):  # type: ignore[misc]
+class StreamApp(faust.App):
     """A faust app for one service: raw bytes in, no tables, no web server."""
 
     fetch_max_wait_ms: int = 20
@@ -86,7 +88,7 @@ def create_stream_app(service: str, settings: Settings) -> StreamApp:
     )
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
 
-    async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
+    def on_assigned(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
         app.joined = True
 
     app.on_partitions_assigned.connect(on_assigned)
@@ -100,7 +102,9 @@ def subscribe(app: StreamApp, topic: str, processor: RecordProcessor) -> None:
     async def agent(stream: Any) -> None:
         async for event in stream.noack().events():
             message = event.message
-            headers = message.headers.items() if isinstance(message.headers, Mapping) else message.headers
+            headers = (
+                message.headers.items() if isinstance(message.headers, Mapping) else message.headers
+            )
             await processor.process(
                 RawRecord(
                     topic=message.topic,

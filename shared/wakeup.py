@@ -35,6 +35,7 @@ class Waker:
         try:
             self._conn = await db.connect(self._url, self._schema)
             await self._conn.add_listener(self._channel, self._on_notify)
+            self._event.set()  # anything committed while nobody listened: look once more
         except db.TRANSIENT_ERRORS as exc:
             self._conn = None
             log.warning("wakeup.listen_failed", channel=self._channel, error=str(exc))

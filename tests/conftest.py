@@ -42,9 +42,10 @@ def _docker_backends() -> Iterator[Backends]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka, PostgresContainer(
-        "postgres:17", driver=None
-    ) as postgres:
+    with (
+        KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka,
+        PostgresContainer("postgres:17", driver=None) as postgres,
+    ):
         yield Backends(kafka.get_bootstrap_server(), postgres.get_connection_url())
 
 

@@ -47,7 +47,16 @@ async def add_notifications(conn: Conn, source_event_id: str, drafts: list[Draft
     if not drafts:
         return 0
     rows = [
-        (uuid4(), d.recipient_id, d.template, source_event_id, d.subject, d.body, d.data, d.priority)
+        (
+            uuid4(),
+            d.recipient_id,
+            d.template,
+            source_event_id,
+            d.subject,
+            d.body,
+            d.data,
+            d.priority,
+        )
         for d in drafts
     ]
     inserted = await conn.fetch(

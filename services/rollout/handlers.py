@@ -15,7 +15,9 @@ async def on_feedback_submitted(conn: Conn, event: CloudEvent[FeedbackSubmitted]
 
 async def on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> None:
     staff = event.data
-    await repository.upsert_staff(conn, staff.staff_id, staff.department_id, staff.active, event.time)
+    await repository.upsert_staff(
+        conn, staff.staff_id, staff.department_id, staff.active, event.time
+    )
 
 
 async def on_department_upserted(conn: Conn, event: CloudEvent[DepartmentUpserted]) -> None:

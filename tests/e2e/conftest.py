@@ -37,7 +37,8 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    assert settings.kafka_bootstrap and settings.database_url
+    assert settings.kafka_bootstrap
+    assert settings.database_url
     logs: Path = tmp_path_factory.mktemp("service-logs")
     env = {
         **service_env(settings.kafka_bootstrap, settings.database_url, TEST_JWT_SECRET),

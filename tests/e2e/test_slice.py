@@ -28,7 +28,9 @@ def publish_staff(producer: Producer, staff_id: str, roles: list[str]) -> None:
 
 async def directory_applied(db: asyncpg.Connection[Any], staff_ids: list[str]) -> bool:
     counts = [
-        await db.fetchval(f"SELECT count(*) FROM {schema}.staff WHERE staff_id = ANY($1)", staff_ids)
+        await db.fetchval(
+            f"SELECT count(*) FROM {schema}.staff WHERE staff_id = ANY($1)", staff_ids
+        )
         for schema in ("feedback", "rollout", "notify")
     ]
     return all(c == len(staff_ids) for c in counts)
@@ -76,7 +78,7 @@ async def test_critical_issue_reaches_every_it_support_inbox(
 
     for staff_id in support:
         async with stack.client("notify", staff_id, "it_support") as notify:
-            items = await eventually(lambda: inbox(notify), timeout=20)  # noqa: B023
+            items = await eventually(lambda: inbox(notify), timeout=20)
         assert [i["data"]["feedback_id"] for i in items] == [feedback_id]
         assert items[0]["template"] == "issue.reported"
 
@@ -122,7 +124,7 @@ async def test_notify_killed_with_sigkill_while_events_flow_loses_and_doubles_no
         async with stack.client("notify", staff_id, "it_support") as client:
 
             async def all_arrived() -> list[dict[str, Any]]:
-                items = await inbox(client)  # noqa: B023
+                items = await inbox(client)
                 return items if len(items) >= len(posted) else []
 
             items = await eventually(all_arrived, timeout=60)

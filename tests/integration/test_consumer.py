@@ -96,7 +96,9 @@ async def test_duplicate_delivery_has_one_effect(
 
 
 async def _has(pool: db.Pool, event_id: str) -> bool:
-    found: bool = await pool.fetchval("SELECT exists(SELECT 1 FROM effects WHERE event_id = $1)", event_id)
+    found: bool = await pool.fetchval(
+        "SELECT exists(SELECT 1 FROM effects WHERE event_id = $1)", event_id
+    )
     return found
 
 
@@ -177,9 +179,9 @@ async def test_transient_database_failure_is_retried_not_dead_lettered(
 async def test_consume_hop_takes_milliseconds_not_the_fetch_wait(
     effects: db.Pool, topic: str, start_agent: Start, producer: AIOKafkaProducer
 ) -> None:
-    """faust hard-codes a 1.5 s fetch wait; the shared setup replaces it (ONRAMP_KAFKA_FETCH_MAX_WAIT_MS)."""
+    """faust hard-codes a 1.5 s fetch wait; the shared setup replaces it with the setting."""
     app = await start_agent(topic, record_effect)
-    assert app.consumer._thread._consumer._fetch_max_wait_ms == 10
+    assert app.consumer._thread._consumer._fetch_max_wait_ms == 10  # type: ignore[attr-defined]
     hops = []
     for _ in range(10):
         event = training_event()

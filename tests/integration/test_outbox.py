@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
+from pydantic import BaseModel
 
 from shared import db, outbox
-from shared.events import decode
+from shared.events import CloudEvent, decode
 from shared.kafka import Publisher
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
@@ -23,8 +23,19 @@ from tests.support.polling import eventually
 def _relay(pool: db.Pool, publisher: Publisher, settings: Settings, schema: str) -> OutboxRelay:
     assert settings.database_url
     return OutboxRelay(
-        pool, publisher, url=settings.database_url, schema=schema, batch_size=50, poll_interval_s=0.2
+        pool,
+        publisher,
+        url=settings.database_url,
+        schema=schema,
+        batch_size=50,
+        poll_interval_s=0.2,
     )
+
+
+async def _stage_then_fail(pool: db.Pool, event: CloudEvent[BaseModel], topic: str) -> None:
+    async with db.transaction(pool) as conn:
+        await outbox.add(conn, event, topic=topic, key=event.subject)
+        raise RuntimeError("the use case failed after staging its event")
 
 
 async def _unsent(pool: db.Pool) -> int:
@@ -40,10 +51,8 @@ async def test_publishes_committed_rows_and_nothing_rolled_back(
     async with db.transaction(pool) as conn:
         for event in committed:
             await outbox.add(conn, event, topic=topic, key=event.subject)
-    with pytest.raises(RuntimeError):
-        async with db.transaction(pool) as conn:
-            await outbox.add(conn, rolled_back, topic=topic, key=rolled_back.subject)
-            raise RuntimeError("the use case failed after staging its event")
+    with pytest.raises(RuntimeError, match="failed after staging"):
+        await _stage_then_fail(pool, rolled_back, topic)
 
     publisher = Publisher(settings, client_id="test-outbox")
     relay = _relay(pool, publisher, settings, schema)
@@ -77,7 +86,7 @@ async def test_relay_wakes_on_notify(
     )
     task = asyncio.create_task(relay.run())
     try:
-        await eventually(lambda: _listening(pool), timeout=10)
+        await eventually(lambda: _listening(pool, schema), timeout=10)
         event = training_event()
         async with db.transaction(pool) as conn:
             await outbox.add(conn, event, topic=topic, key="k")
@@ -93,9 +102,9 @@ async def _all_sent(pool: db.Pool) -> bool:
     return await _unsent(pool) == 0
 
 
-async def _listening(pool: db.Pool) -> bool:
+async def _listening(pool: db.Pool, schema: str) -> bool:
     listeners: int = await pool.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE query = $1", f'LISTEN "{schema}.outbox"'
     )
     return listeners > 0
 
@@ -113,14 +122,14 @@ async def test_relay_killed_mid_batch_loses_nothing(
         "ONRAMP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
         "ONRAMP_DATABASE_URL": settings.database_url or "",
     }
-    relay_process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.relay_process", schema, topic], env=env
+    relay_process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.relay_process", schema, env=env
     )
     try:
         await eventually(lambda: _partly_sent(pool, len(events)), timeout=30, interval=0.005)
     finally:
         relay_process.send_signal(signal.SIGKILL)
-        relay_process.wait()
+        await relay_process.wait()
     assert await _unsent(pool) > 0, "the relay finished before it was killed"
 
     publisher = Publisher(settings, client_id="test-outbox")

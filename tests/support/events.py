@@ -13,7 +13,9 @@ from shared.events.models import TrainingCompleted
 TRAINING_COMPLETED = "onramp.training.completed.v1"
 
 
-def training_event(staff_id: str | None = None, *, source: str = "/test/lms") -> CloudEvent[BaseModel]:
+def training_event(
+    staff_id: str | None = None, *, source: str = "/test/lms"
+) -> CloudEvent[BaseModel]:
     staff = staff_id or f"s-{uuid.uuid4().hex[:8]}"
     data = TrainingCompleted(
         staff_id=staff, course_id="intro", result="passed", completed_at=datetime.now(UTC)

@@ -17,7 +17,12 @@ async def main(schema: str) -> None:
     pool = await db.create_pool(settings.database_url, schema)
     publisher = Publisher(settings, client_id="test-relay-process")
     relay = OutboxRelay(
-        pool, publisher, url=settings.database_url, schema=schema, batch_size=50, poll_interval_s=0.1
+        pool,
+        publisher,
+        url=settings.database_url,
+        schema=schema,
+        batch_size=50,
+        poll_interval_s=0.1,
     )
     await relay.run()
 
