@@ -43,7 +43,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access"):
+    # faust logs through the module of each service class, ours included (shared.streams).
+    for noisy in ("aiokafka", "faust", "mode", "shared.streams", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
