@@ -26,7 +26,7 @@ from shared.auth import issue_dev_token
 from shared.events import new_event, to_record, topics
 from shared.events.models import StaffUpserted
 
-SECRET = "bench-secret"
+SECRET = "onramp-bench-secret-of-at-least-32-bytes"
 
 
 def _summary(samples: list[float]) -> dict[str, float]:

@@ -26,7 +26,7 @@ from shared import db, migrations
 from shared.events import topics
 from shared.settings import Settings
 
-TEST_JWT_SECRET = "onramp-test-secret"
+TEST_JWT_SECRET = "onramp-test-secret-of-at-least-32-bytes"
 
 
 @dataclass

@@ -46,6 +46,4 @@ async def submit_feedback(
 
 async def on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> None:
     staff = event.data
-    await repository.upsert_staff(
-        conn, staff.staff_id, staff.department_id, staff.active, event.time
-    )
+    await repository.record_department(conn, staff.staff_id, staff.department_id, event.time)

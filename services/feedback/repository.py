@@ -42,18 +42,16 @@ async def staff_department(conn: Conn, staff_id: str) -> str | None:
     return department
 
 
-async def upsert_staff(
-    conn: Conn, staff_id: str, department_id: str | None, active: bool, at: datetime
+async def record_department(
+    conn: Conn, staff_id: str, department_id: str | None, at: datetime
 ) -> None:
     """Newer directory facts win; a replayed older event changes nothing."""
     await conn.execute(
-        """INSERT INTO staff (staff_id, department_id, active, updated_at) VALUES ($1, $2, $3, $4)
+        """INSERT INTO staff (staff_id, department_id, updated_at) VALUES ($1, $2, $3)
            ON CONFLICT (staff_id) DO UPDATE
-           SET department_id = EXCLUDED.department_id, active = EXCLUDED.active,
-               updated_at = EXCLUDED.updated_at
+           SET department_id = EXCLUDED.department_id, updated_at = EXCLUDED.updated_at
            WHERE staff.updated_at <= EXCLUDED.updated_at""",
         staff_id,
         department_id,
-        active,
         at,
     )

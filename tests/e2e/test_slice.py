@@ -130,3 +130,20 @@ async def test_notify_killed_with_sigkill_while_events_flow_loses_and_doubles_no
             items = await eventually(all_arrived, timeout=60)
         received = [i["data"]["feedback_id"] for i in items]
         assert sorted(received) == sorted(posted)  # nothing lost, nothing doubled
+
+
+async def test_health_and_metrics_are_served(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url("notify")) as client:
+        live = await client.get("/health/live")
+        ready = await client.get("/health/ready")
+        metrics = await client.get("/metrics")
+    assert live.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "consumers": "ok",
+        "kafka": "ok",
+    }
+    assert metrics.status_code == 200
+    assert 'onramp_consumer_records_total{consumer="notify.onramp.directory"' in metrics.text

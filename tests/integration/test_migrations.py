@@ -73,7 +73,7 @@ async def test_a_file_changed_after_it_was_applied_stops_the_run(
     url = settings.database_url or ""
     await migrations.apply(url, fresh_schema, service_folder)
     (service_folder / "0001_things.sql").write_text("CREATE TABLE things (id bigint PRIMARY KEY);")
-    with pytest.raises(migrations.MigrationError, match="0001_things.sql changed"):
+    with pytest.raises(migrations.MigrationError, match=r"0001_things\.sql changed"):
         await migrations.apply(url, fresh_schema, service_folder)
 
 

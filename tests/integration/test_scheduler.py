@@ -134,7 +134,9 @@ async def test_rescheduling_the_same_timer_from_its_handler_keeps_it(
 
     async def repeat(conn: db.Conn, timer: Timer) -> None:
         await record_firing(conn, timer)
-        await scheduler.schedule(conn, timer.kind, timer.key, datetime.now(UTC) + timedelta(hours=1))
+        await scheduler.schedule(
+            conn, timer.kind, timer.key, datetime.now(UTC) + timedelta(hours=1)
+        )
 
     await schedule(fired, "repeating", timedelta(seconds=-1))
     runner = make_scheduler({"test": repeat})

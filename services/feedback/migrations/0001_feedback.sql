@@ -22,6 +22,5 @@ CREATE INDEX feedback_rollout ON feedback (rollout_id, submitted_at);
 CREATE TABLE staff (
     staff_id       text        PRIMARY KEY,
     department_id  text,
-    active         boolean     NOT NULL,
     updated_at     timestamptz NOT NULL
 );
