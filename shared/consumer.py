@@ -67,7 +67,8 @@ class RetryPolicy:
             return None
         if not db.is_transient(exc) and attempt >= self.max_attempts:
             return None
-        return float(min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1)))
+        doublings = min(attempt - 1, 60)  # an outage of hours must not overflow the float
+        return float(min(self.max_backoff_s, self.initial_backoff_s * 2**doublings))
 
 
 def dead_letter_record(
@@ -87,7 +88,7 @@ def dead_letter_record(
     return KafkaRecord(
         topic=dlt(record.topic),
         key=record.key,
-        value=record.value or b"",
+        value=record.value,
         headers=record.headers + tuple((k, v.encode()) for k, v in reasons.items()),
     )
 

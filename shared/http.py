@@ -18,16 +18,20 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    status: int, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-    }
+    """An RFC 9457 body; extension members never override the standard ones."""
+    body: dict[str, Any] = dict(extensions or {})
+    body.update(type="about:blank", title=HTTPStatus(status).phrase, status=status)
     if detail:
         body["detail"] = detail
-    body.update(extra)
+    if instance:
+        body["instance"] = instance
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -36,7 +40,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else None
     extra: dict[str, Any] = exc.detail if isinstance(exc.detail, dict) else {}
     headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, detail, headers=headers, instance=request.url.path, **extra)
+    return problem(
+        exc.status_code, detail, headers=headers, instance=request.url.path, extensions=extra
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -45,7 +51,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
         for e in exc.errors()
     ]
-    return problem(422, "the request is not valid", instance=request.url.path, errors=errors)
+    return problem(
+        422, "the request is not valid", instance=request.url.path, extensions={"errors": errors}
+    )
 
 
 class BodyLimit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -45,20 +46,24 @@ class Publisher:
             "request_timeout_ms": 10_000,
         }
         self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()  # the relay and dead-lettering share one producer
 
     @property
     def started(self) -> bool:
         return self._producer is not None
 
-    async def start(self) -> None:
-        """Connect; a failed start leaves nothing behind, so the caller can simply retry."""
-        producer = AIOKafkaProducer(**self._options)
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
-        self._producer = producer
+    async def start(self) -> AIOKafkaProducer:
+        """Connect (once); a failed start leaves nothing behind, so the caller can retry."""
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(**self._options)
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
 
     async def stop(self) -> None:
         producer, self._producer = self._producer, None
@@ -70,11 +75,9 @@ class Publisher:
 
         The producer keeps the order of records within a partition.
         """
-        if self._producer is None:
-            await self.start()
-        assert self._producer is not None
+        producer = self._producer or await self.start()
         futures = [
-            await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
             for r in records
         ]
         for future in futures:

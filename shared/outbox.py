@@ -11,6 +11,7 @@ import asyncio
 import time
 from datetime import timedelta
 
+import asyncpg
 from pydantic import BaseModel
 
 from shared import db
@@ -40,14 +41,12 @@ async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: s
     )
 
 
-def _record(row: dict[str, object]) -> KafkaRecord:
-    headers = row["headers"]
-    assert isinstance(headers, list)
+def _record(row: asyncpg.Record) -> KafkaRecord:
     return KafkaRecord(
-        topic=str(row["topic"]),
-        key=row["key"] if isinstance(row["key"], bytes) else None,
-        value=bytes(row["value"]),  # type: ignore[call-overload]
-        headers=tuple((str(n), str(v).encode()) for n, v in headers),
+        topic=row["topic"],
+        key=row["key"],
+        value=row["value"],
+        headers=tuple((name, value.encode()) for name, value in row["headers"]),
     )
 
 
@@ -91,7 +90,7 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_LAG.labels(self._schema).set(0)
                 return 0
-            await self._publisher.send_all([_record(dict(r)) for r in rows])
+            await self._publisher.send_all([_record(r) for r in rows])
             await conn.execute(
                 "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
                 [r["id"] for r in rows],

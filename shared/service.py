@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -59,7 +58,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     processors: list[RecordProcessor] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    closers: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def runs_workers(self) -> bool:
@@ -91,7 +90,7 @@ async def _start_workers(rt: Runtime, url: str) -> None:
     )
     rt.relay = relay
     rt.tasks += [asyncio.create_task(relay.run()), asyncio.create_task(scheduler.run())]
-    rt.closers += [relay.close(), scheduler.close()]
+    rt.closers += [relay.close, scheduler.close]
     if spec.subscriptions:
         rt.stream_app = create_stream_app(spec.name, settings)
         policy = RetryPolicy(
@@ -124,8 +123,8 @@ async def _stop(rt: Runtime) -> None:
     for task in rt.tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    for closer in rt.closers:
-        await closer
+    for close in rt.closers:
+        await close()
     await rt.publisher.stop()
     await rt.pool.close()
 

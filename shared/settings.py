@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = None
     database_url: str | None = None
     data_dir: Path = Path(".onramp")
+    # Where the local runner's embedded broker listens (127.0.0.1) when kafka_bootstrap is unset.
+    embedded_kafka_port: int = 9092
 
     # Kafka client. Idempotence needs InitProducerId, which the embedded broker refuses.
     kafka_idempotence: bool = False

@@ -60,7 +60,7 @@ class CloudEvent(_Context, Generic[DataT]):
 class KafkaRecord:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None only for a dead-lettered tombstone; events always have a value
     headers: tuple[tuple[str, bytes], ...]
 
 

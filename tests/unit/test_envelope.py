@@ -17,6 +17,7 @@ from shared.events import (
     TOPIC_OF,
     TYPE_OF,
     CloudEvent,
+    KafkaRecord,
     PoisonRecord,
     StaffUpserted,
     decode,
@@ -46,6 +47,15 @@ _STRUCTURED = to_structured_record(_event(), topic=FEEDBACK, key="r-1")
 _CE_JSON = [("content-type", b"application/cloudevents+json")]
 
 
+def _value(record: KafkaRecord) -> bytes:
+    assert record.value is not None  # only a dead-lettered tombstone has none
+    return record.value
+
+
+_VALID_VALUE = _value(_VALID)
+_STRUCTURED_VALUE = _value(_STRUCTURED)
+
+
 def _headers(**changes: bytes | None) -> list[tuple[str, bytes]]:
     """The valid binary headers with some replaced (or dropped, with None)."""
     headers: dict[str, bytes | None] = {**dict(_VALID.headers), **changes}
@@ -54,12 +64,12 @@ def _headers(**changes: bytes | None) -> list[tuple[str, bytes]]:
 
 def _data(**changes: Any) -> bytes:
     """The valid data with some fields replaced (or dropped, with ...)."""
-    data = {**from_json(_VALID.value), **changes}
+    data = {**from_json(_VALID_VALUE), **changes}
     return to_json({name: value for name, value in data.items() if value is not ...})
 
 
 def _structured(**changes: Any) -> bytes:
-    envelope = {**from_json(_STRUCTURED.value), **changes}
+    envelope = {**from_json(_STRUCTURED_VALUE), **changes}
     return to_json({name: value for name, value in envelope.items() if value is not ...})
 
 
@@ -91,16 +101,16 @@ def test_binary_record_carries_attributes_in_headers_and_data_as_value() -> None
         "ce_subject": b"rollout/r-1",
         "content-type": b"application/json",
     }
-    assert from_json(_VALID.value) == sample_data(SUBMITTED).model_dump(mode="json")
-    assert b'"staff_id":null' in _VALID.value  # nulls are kept: anonymous means something
-    assert "— mostly".encode() in _VALID.value  # UTF-8, not \u escapes
+    assert from_json(_VALID_VALUE) == sample_data(SUBMITTED).model_dump(mode="json")
+    assert b'"staff_id":null' in _VALID_VALUE  # nulls are kept: anonymous means something
+    assert "— mostly".encode() in _VALID_VALUE  # UTF-8, not \u escapes
 
 
 def test_structured_record_is_the_whole_envelope() -> None:
     assert dict(_STRUCTURED.headers) == {"content-type": b"application/cloudevents+json"}
-    envelope = from_json(_STRUCTURED.value)
+    envelope = from_json(_STRUCTURED_VALUE)
     assert envelope["specversion"] == "1.0"
-    assert envelope["data"] == from_json(_VALID.value)
+    assert envelope["data"] == from_json(_VALID_VALUE)
 
 
 @pytest.mark.parametrize("name", ["content-type", "Content-Type", "CONTENT-TYPE"])
@@ -108,11 +118,11 @@ def test_structured_record_is_the_whole_envelope() -> None:
     "value", [b"application/cloudevents+json", b"Application/CloudEvents+JSON; charset=utf-8"]
 )
 def test_structured_content_type_is_case_insensitive(name: str, value: bytes) -> None:
-    assert decode(_STRUCTURED.value, [(name, value)], max_bytes=MAX) == _event()
+    assert decode(_STRUCTURED_VALUE, [(name, value)], max_bytes=MAX) == _event()
 
 
 def test_structured_mode_is_recognised_without_content_type() -> None:
-    assert decode(_STRUCTURED.value, [], max_bytes=MAX) == _event()
+    assert decode(_STRUCTURED_VALUE, [], max_bytes=MAX) == _event()
 
 
 @pytest.mark.parametrize(
@@ -121,28 +131,28 @@ def test_structured_mode_is_recognised_without_content_type() -> None:
         pytest.param(None, _headers(), "not_json", id="no value"),
         pytest.param(b"{oops", _headers(), "not_json", id="binary not json"),
         pytest.param(b"{oops", _CE_JSON, "not_json", id="structured not json"),
-        pytest.param(_VALID.value, _headers(ce_id=None), "invalid_envelope", id="no id"),
-        pytest.param(_VALID.value, _headers(ce_id=b""), "invalid_envelope", id="empty id"),
-        pytest.param(_VALID.value, _headers(ce_time=None), "invalid_envelope", id="no time"),
+        pytest.param(_VALID_VALUE, _headers(ce_id=None), "invalid_envelope", id="no id"),
+        pytest.param(_VALID_VALUE, _headers(ce_id=b""), "invalid_envelope", id="empty id"),
+        pytest.param(_VALID_VALUE, _headers(ce_time=None), "invalid_envelope", id="no time"),
         pytest.param(
-            _VALID.value,
+            _VALID_VALUE,
             _headers(ce_time=b"2025-03-01T09:30:00"),
             "invalid_envelope",
             id="naive time",
         ),
-        pytest.param(_VALID.value, _headers(ce_subject=None), "invalid_envelope", id="no subject"),
+        pytest.param(_VALID_VALUE, _headers(ce_subject=None), "invalid_envelope", id="no subject"),
         pytest.param(
-            _VALID.value, _headers(ce_specversion=b"0.3"), "invalid_envelope", id="old specversion"
+            _VALID_VALUE, _headers(ce_specversion=b"0.3"), "invalid_envelope", id="old specversion"
         ),
-        pytest.param(_VALID.value, _headers(ce_source=b"\xff"), "invalid_envelope", id="not utf-8"),
-        pytest.param(_VALID.value, [], "invalid_envelope", id="no attributes at all"),
+        pytest.param(_VALID_VALUE, _headers(ce_source=b"\xff"), "invalid_envelope", id="not utf-8"),
+        pytest.param(_VALID_VALUE, [], "invalid_envelope", id="no attributes at all"),
         pytest.param(b"[1]", _CE_JSON, "invalid_envelope", id="structured not an object"),
         pytest.param(_structured(time=...), _CE_JSON, "invalid_envelope", id="structured no time"),
         pytest.param(
             _structured(specversion=...), _CE_JSON, "invalid_envelope", id="structured no version"
         ),
         pytest.param(
-            _VALID.value, _headers(ce_type=b"onramp.nope.v1"), "unknown_type", id="unknown type"
+            _VALID_VALUE, _headers(ce_type=b"onramp.nope.v1"), "unknown_type", id="unknown type"
         ),
         pytest.param(
             _structured(type="onramp.nope.v1"), _CE_JSON, "unknown_type", id="structured unknown"
@@ -164,7 +174,7 @@ def test_poison_records(value: bytes | None, headers: list[tuple[str, bytes]], k
     assert caught.value.kind == kind
 
 
-@pytest.mark.parametrize("value", [_VALID.value, b"x" * 1000])
+@pytest.mark.parametrize("value", [_VALID_VALUE, b"x" * 1000])
 def test_too_big_is_checked_before_anything_else(value: bytes) -> None:
     with pytest.raises(PoisonRecord) as caught:
         decode(value, [], max_bytes=len(value) - 1)
@@ -172,7 +182,7 @@ def test_too_big_is_checked_before_anything_else(value: bytes) -> None:
 
 
 def test_exactly_max_bytes_is_accepted() -> None:
-    assert decode(_VALID.value, _VALID.headers, max_bytes=len(_VALID.value)) == _event()
+    assert decode(_VALID_VALUE, _VALID.headers, max_bytes=len(_VALID_VALUE)) == _event()
 
 
 @pytest.mark.parametrize(
@@ -195,7 +205,7 @@ def test_poison_message_names_fields_never_values(changes: dict[str, Any], error
 
 @given(
     value=st.one_of(
-        st.none(), st.binary(max_size=300), st.sampled_from([_VALID.value, _STRUCTURED.value])
+        st.none(), st.binary(max_size=300), st.sampled_from([_VALID_VALUE, _STRUCTURED_VALUE])
     ),
     headers=st.lists(
         st.tuples(
