@@ -1,4 +1,4 @@
-"""Production tokens: RS256 keys from a JWKS endpoint (a local HTTP server stands in for the IdP)."""
+"""Production tokens: RS256 keys from a JWKS endpoint (a local HTTP server plays the IdP)."""
 
 from __future__ import annotations
 
