@@ -43,8 +43,9 @@ async def apply(url: str, schema: str, service_folder: Path) -> list[str]:
     migrations = discover(service_folder)
     conn = await db.connect(url, schema)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{db.check_schema_name(schema)}"')
+        # Lock first: concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
         await conn.execute("SELECT pg_advisory_lock(hashtext('onramp.migrations.' || $1))", schema)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{db.check_schema_name(schema)}"')
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    id text PRIMARY KEY,

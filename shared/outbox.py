@@ -8,8 +8,6 @@ publishes the batch again, and every consumer deduplicates through its inbox.
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import timedelta
 
 import asyncpg
 from pydantic import BaseModel
@@ -22,9 +20,6 @@ from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
 from shared.wakeup import Waker
 
 log = get_logger("onramp.outbox")
-
-_RETENTION = timedelta(hours=24)
-_PURGE_EVERY_S = 600.0
 
 
 async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: str) -> None:
@@ -98,23 +93,12 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
         return len(rows)
 
-    async def purge_sent(self) -> int:
-        async with db.transaction(self._pool) as conn:
-            status = await conn.execute(
-                "DELETE FROM outbox WHERE sent_at < now() - $1::interval", _RETENTION
-            )
-        return int(status.split()[-1])
-
     async def run(self) -> None:
         """Relay until cancelled; failures (broker or database down) back off and retry."""
         backoff = 0.0
-        next_purge = time.monotonic() + _PURGE_EVERY_S
         while True:
             try:
                 sent = await self.relay_once()
-                if time.monotonic() > next_purge:
-                    await self.purge_sent()
-                    next_purge = time.monotonic() + _PURGE_EVERY_S
                 if not self.healthy:
                     log.info("outbox.recovered", schema=self._schema)
                 self.healthy, backoff = True, 0.0

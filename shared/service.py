@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import db, http, migrations
+from shared import db, housekeeping, http, migrations
 from shared.auth import TokenVerifier
 from shared.consumer import Handler, RecordProcessor, RetryPolicy
 from shared.kafka import Publisher
@@ -89,7 +89,11 @@ async def _start_workers(rt: Runtime, url: str) -> None:
         poll_interval_s=settings.scheduler_poll_interval_s,
     )
     rt.relay = relay
-    rt.tasks += [asyncio.create_task(relay.run()), asyncio.create_task(scheduler.run())]
+    rt.tasks += [
+        asyncio.create_task(relay.run()),
+        asyncio.create_task(scheduler.run()),
+        asyncio.create_task(housekeeping.run(rt.pool)),
+    ]
     rt.closers += [relay.close, scheduler.close]
     if spec.subscriptions:
         rt.stream_app = create_stream_app(spec.name, settings)

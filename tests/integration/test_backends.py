@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
@@ -114,9 +115,10 @@ async def test_a_killed_broker_restarts_on_the_same_port_empty(
         embedded.stop()
 
 
-def test_a_broker_on_a_taken_port_fails_fast(broker: EmbeddedBroker) -> None:
+def test_a_broker_on_a_taken_port_fails_fast_naming_the_holder(broker: EmbeddedBroker) -> None:
     started = time.monotonic()
-    with pytest.raises(BackendError, match="taken"):
+    holder = f"taken by pid {broker.pid}, embedded broker started by pid {os.getpid()}"
+    with pytest.raises(BackendError, match=holder):
         start_broker(broker.port)
     assert time.monotonic() - started < 5
 

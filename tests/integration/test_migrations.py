@@ -12,6 +12,8 @@ import pytest
 from shared import db, migrations
 from shared.settings import Settings
 
+PLUMBING = sorted(f"plumbing/{path.name}" for path in migrations.PLUMBING.glob("*.sql"))
+
 
 @pytest.fixture
 async def fresh_schema(settings: Settings) -> AsyncIterator[str]:
@@ -38,11 +40,7 @@ async def test_applies_plumbing_then_service_files_once(
 ) -> None:
     url = settings.database_url or ""
     first = await migrations.apply(url, fresh_schema, service_folder)
-    assert first == [
-        "plumbing/0001_plumbing.sql",
-        "service/0001_things.sql",
-        "service/0002_more.sql",
-    ]
+    assert first == [*PLUMBING, "service/0001_things.sql", "service/0002_more.sql"]
     assert await migrations.apply(url, fresh_schema, service_folder) == []
     pool = await db.create_pool(url, fresh_schema, max_size=1)
     try:
@@ -91,7 +89,7 @@ async def test_a_failing_file_leaves_nothing_half_applied(
         assert await conn.fetchval("SELECT to_regclass('half')") is None
         recorded = await conn.fetch("SELECT id FROM schema_migrations ORDER BY id")
         assert [r["id"] for r in recorded] == [
-            "plumbing/0001_plumbing.sql",
+            *PLUMBING,
             "service/0001_things.sql",
             "service/0002_more.sql",
         ]
