@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -40,7 +41,7 @@ async def test_a_repeat_returns_the_first_answer_and_runs_nothing(pool: db.Pool)
                 )
             )
     assert runs == [1]
-    assert [(a.status_code, json.loads(a.body)) for a in answers] == [(201, {"n": 1})] * 2
+    assert [(a.status_code, json.loads(bytes(a.body))) for a in answers] == [(201, {"n": 1})] * 2
     assert answers[1].headers["Idempotent-Replayed"] == "true"
 
 
@@ -66,7 +67,12 @@ async def test_keys_are_scoped_per_caller(pool: db.Pool) -> None:
     for who in ("alice", "bob"):
         async with db.transaction(pool) as conn:
             await idempotent(
-                conn, "same", scope=who, request=None, status=200, run=lambda w=who: run_as(w)
+                conn,
+                "same",
+                scope=who,
+                request=None,
+                status=200,
+                run=functools.partial(run_as, who),
             )
     assert runs == ["alice", "bob"]
 
@@ -83,7 +89,7 @@ async def test_a_failed_command_leaves_its_key_free(pool: db.Pool) -> None:
             await idempotent(conn, "k", scope="s", request=None, status=200, run=fails)
     async with db.transaction(pool) as conn:
         answer = await idempotent(conn, "k", scope="s", request=None, status=200, run=works)
-    assert json.loads(answer.body) == {"ok": True}
+    assert json.loads(bytes(answer.body)) == {"ok": True}
 
 
 async def test_concurrent_repeats_run_the_command_once(pool: db.Pool) -> None:
@@ -103,7 +109,7 @@ async def test_concurrent_repeats_run_the_command_once(pool: db.Pool) -> None:
     calls = asyncio.gather(call(), call(), call())
     await eventually(lambda: _sessions_waiting_on_a_lock(pool, 2))
     release.set()
-    assert await calls == [201, 201, 201]
+    assert list(await calls) == [201, 201, 201]
     assert runs == [1]
 
 
