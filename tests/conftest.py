@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from shared import db, migrations
 from shared.events import topics
 from shared.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "onramp-test-secret-of-at-least-32-bytes"
 
 
@@ -119,3 +120,31 @@ async def topic(settings: Settings) -> str:
     await create_topic(settings.kafka_bootstrap, name, partitions=1)
     await create_topic(settings.kafka_bootstrap, topics.dlt(name), partitions=1)
     return name
+
+
+ServicePool = Callable[[str], Awaitable[db.Pool]]
+
+
+@pytest.fixture
+async def service_pool(settings: Settings) -> AsyncIterator[ServicePool]:
+    """A factory: ``await service_pool("feedback")`` gives a pool on a fresh schema holding that
+    service's migrations (plumbing included); schemas and pools go away after the test."""
+    assert settings.database_url
+    url = settings.database_url
+    made: list[tuple[str, db.Pool]] = []
+
+    async def make(service: str) -> db.Pool:
+        name = f"t_{service[:8]}_{uuid.uuid4().hex[:10]}"
+        await migrations.apply(url, name, ROOT / "services" / service / "migrations")
+        created = await db.create_pool(url, name, max_size=4)
+        made.append((name, created))
+        return created
+
+    yield make
+    for name, created in made:
+        await created.close()
+        conn = await db.connect(url, name)
+        try:
+            await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        finally:
+            await conn.close()
