@@ -16,6 +16,7 @@ from onramp.devstack import ServiceProcess, migrate, service_env, stop_all
 from shared.auth import issue_dev_token
 from shared.settings import Settings
 from tests.conftest import TEST_JWT_SECRET
+from tests.support.smtp import SmtpSink
 
 SERVICES = ("feedback", "rollout", "notify")
 
@@ -36,7 +37,17 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def smtp_server() -> Iterator[SmtpSink]:
+    """The company mail server, as the services see it (ONRAMP_SMTP_HOST / ONRAMP_SMTP_PORT)."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    settings: Settings, smtp_server: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     assert settings.kafka_bootstrap
     assert settings.database_url
     logs: Path = tmp_path_factory.mktemp("service-logs")
@@ -45,6 +56,8 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "ONRAMP_KAFKA_FETCH_MAX_WAIT_MS": "10",
         "ONRAMP_OUTBOX_POLL_INTERVAL_S": "0.5",
         "ONRAMP_LOG_LEVEL": "INFO",
+        "ONRAMP_SMTP_HOST": smtp_server.host,
+        "ONRAMP_SMTP_PORT": str(smtp_server.port),
     }
     processes = {
         name: ServiceProcess(name, free_port(), env, log_path=logs / f"{name}.log")
