@@ -146,4 +146,5 @@ async def test_health_and_metrics_are_served(stack: Stack) -> None:
         "kafka": "ok",
     }
     assert metrics.status_code == 200
-    assert 'onramp_consumer_records_total{consumer="notify.onramp.directory"' in metrics.text
+    assert "# TYPE onramp_consumer_records_total counter" in metrics.text
+    assert 'onramp_http_request_seconds_count{method="GET",route="/health/live"' in metrics.text
