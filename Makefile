@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt schemas bench clean venv
+# The official AsyncAPI parser (npm), pinned in tools/asyncapi/package-lock.json.
+ASYNCAPI_TOOLS := tools/asyncapi/node_modules/.package-lock.json
+
+.PHONY: run test lint fmt schemas asyncapi deploy-check bench clean venv
 
 venv: $(STAMP)
 
@@ -13,10 +16,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+$(ASYNCAPI_TOOLS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	cd tools/asyncapi && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: $(STAMP)  ## start the embedded broker and database, migrations and the three services
 	$(BIN)/python -m onramp.devstack
 
-test: $(STAMP)  ## every test, against backends the test session starts itself
+test: $(STAMP) $(ASYNCAPI_TOOLS)  ## every test, against backends the test session starts itself
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, mypy strict, import-linter contracts
@@ -29,11 +36,19 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schemas: $(STAMP)  ## regenerate the committed JSON Schemas of the event catalogue
+schemas: $(STAMP)  ## regenerate the committed JSON Schemas and docs/asyncapi.yaml
 	$(BIN)/python -m shared.events.schemas
+	$(BIN)/python -m shared.events.asyncapi
+
+asyncapi: $(STAMP) $(ASYNCAPI_TOOLS)  ## regenerate docs/asyncapi.yaml and validate it
+	$(BIN)/python -m shared.events.asyncapi
+	node tools/asyncapi/validate.mjs docs/asyncapi.yaml
+
+deploy-check: $(STAMP) $(ASYNCAPI_TOOLS)  ## manifests, compose file, image, AsyncAPI
+	$(BIN)/python -m pytest tests/deploy tests/unit/test_asyncapi.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
 
 clean:
-	rm -rf $(VENV) .onramp .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .onramp .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules

@@ -25,7 +25,7 @@ from shared.settings import Settings
 
 log = logging.getLogger("onramp.devstack")
 
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
 MIGRATE_TIMEOUT_S = 120.0
 _READY_POLL_S = 0.1

@@ -1,4 +1,4 @@
-from services.feedback.config import SPEC
+from services.feedback.config import service_spec
 from shared.service import main
 
-main(SPEC)
+main(service_spec())

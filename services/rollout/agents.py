@@ -1,17 +1,28 @@
-"""What the rollout service consumes: topic → event type → handler."""
+"""What the rollout service consumes: topic → event type → handler, and its durable timers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.rollout import handlers
+from services.rollout.handlers import evaluation, projections, stages
 from shared.consumer import Handler
 from shared.events import topics
+from shared.scheduler import TimerHandler
 
 SUBSCRIPTIONS: Mapping[str, Mapping[str, Handler]] = {
     topics.DIRECTORY: {
-        "onramp.staff.upserted.v1": handlers.on_staff_upserted,
-        "onramp.department.upserted.v1": handlers.on_department_upserted,
+        "onramp.staff.upserted.v1": projections.on_staff_upserted,
+        "onramp.department.upserted.v1": projections.on_department_upserted,
     },
-    topics.FEEDBACK: {"onramp.feedback.submitted.v1": handlers.on_feedback_submitted},
+    topics.TRAINING: {"onramp.training.completed.v1": projections.on_training_completed},
+    topics.FEEDBACK: {
+        "onramp.feedback.submitted.v1": projections.on_feedback_submitted,
+        "onramp.feedback.acknowledged.v1": projections.on_feedback_acknowledged,
+        "onramp.feedback.resolved.v1": projections.on_feedback_resolved,
+    },
+}
+
+TIMERS: Mapping[str, TimerHandler] = {
+    stages.EVALUATE: evaluation.on_timer,
+    stages.SOAK: evaluation.on_timer,
 }

@@ -234,6 +234,9 @@ class RolloutApprovalRecorded(EventData):
     comment: Text = ""
     approvals: Count = Field(description="approvals recorded so far, this one included")
     approvals_required: Count
+    decision: Literal["approve", "reject"] = Field(
+        default="approve", description="a rejection blocks the advance until it is withdrawn"
+    )
     at: AwareDatetime
 
 
@@ -269,9 +272,14 @@ class RolloutRolledBack(EventData):
 
 
 class RolloutCompleted(EventData):
+    """Leaving the last stage: a gate decision like an advance, with the same evidence."""
+
     rollout_id: Id
     stage: StageIndex = Field(description="the last stage")
     actor: Actor
+    evidence: Evidence | None = None
+    approvals: list[Approval] = []
+    override_reason: Text | None = None
     at: AwareDatetime
 
 

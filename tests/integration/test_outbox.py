@@ -123,7 +123,12 @@ async def test_relay_killed_mid_batch_loses_nothing(
         "ONRAMP_DATABASE_URL": settings.database_url or "",
     }
     relay_process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.relay_process", schema, env=env
+        sys.executable,
+        "-m",
+        "tests.support.relay_process",
+        schema,
+        "10",  # small batches: a loaded machine must still catch it mid-way
+        env=env,
     )
     try:
         await eventually(lambda: _partly_sent(pool, len(events)), timeout=30, interval=0.005)

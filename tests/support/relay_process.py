@@ -11,7 +11,7 @@ from shared.outbox import OutboxRelay
 from shared.settings import Settings
 
 
-async def main(schema: str) -> None:
+async def main(schema: str, batch_size: int) -> None:
     settings = Settings()
     assert settings.database_url
     pool = await db.create_pool(settings.database_url, schema)
@@ -21,11 +21,11 @@ async def main(schema: str) -> None:
         publisher,
         url=settings.database_url,
         schema=schema,
-        batch_size=50,
+        batch_size=batch_size,
         poll_interval_s=0.1,
     )
     await relay.run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))

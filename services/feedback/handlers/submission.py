@@ -1,0 +1,111 @@
+"""Feedback coming in: over HTTP from staff, and from survey tools on onramp.feedback.intake."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from services.feedback import repository
+from services.feedback.config import Policy
+from services.feedback.domain import privacy
+from services.feedback.domain.feedback import Feedback, Origin, accept
+from services.feedback.domain.submission import (
+    Content,
+    intake_feedback_id,
+    normalize,
+    problems,
+    timing_problems,
+)
+from services.feedback.handlers import UnknownRollout, events, queries
+from services.feedback.repository import Row
+from services.feedback.schemas import FeedbackIn
+from shared import outbox
+from shared.consumer import Rejected
+from shared.db import Conn
+from shared.events import CloudEvent, topics
+from shared.events.models import FeedbackSubmitted
+from shared.logs import get_logger
+
+log = get_logger("onramp.feedback")
+
+
+async def submit_feedback(
+    conn: Conn, command: FeedbackIn, submitter: str, *, policy: Policy, now: datetime
+) -> Row:
+    """A staff member's feedback over HTTP; the body passed the rules when it was parsed."""
+    context = await repository.submission_context(
+        conn, command.rollout_id, privacy.person_key(policy.secret, submitter)
+    )
+    if not context.rollout_known:
+        raise UnknownRollout
+    feedback = accept(
+        feedback_id=uuid.uuid4(),
+        rollout_id=command.rollout_id,
+        content=command.content(),
+        respondent=privacy.Staff(submitter),
+        anonymous=command.anonymous,
+        department_id=context.department_id,
+        origin=Origin("http", events.SOURCE),
+        submitted_at=now,
+        secret=policy.secret,
+        sla=policy.sla,
+    )
+    await _store(conn, feedback)
+    return await queries.visible_row(conn, feedback.feedback_id)
+
+
+async def accept_intake(
+    conn: Conn, event: CloudEvent[FeedbackSubmitted], *, policy: Policy, now: datetime
+) -> None:
+    """A survey tool's answer, under the same rules as over HTTP. A record that breaks them is
+    rejected (dead-lettered at once); one for a rollout not known yet is retried, because the
+    rollout's own event may still be on its way, and dead-lettered after the last attempt."""
+    data = event.data
+    content = normalize(
+        Content(data.kind, data.csat, data.nps, data.severity, data.category, data.text)
+    )
+    found = problems(content) + timing_problems(data.submitted_at, now, policy.max_clock_skew)
+    if found:
+        raise Rejected(f"invalid feedback: {', '.join(p.code for p in found)}")
+    person = privacy.person_key(policy.secret, data.staff_id) if data.staff_id else None
+    context = await repository.submission_context(conn, data.rollout_id, person)
+    if not context.rollout_known:
+        raise UnknownRollout("the rollout is not known (yet)")
+    respondent = privacy.intake_respondent(
+        event.source,
+        staff_id=data.staff_id,
+        tool_key=data.respondent_key,
+        external_id=data.feedback_id,
+    )
+    feedback = accept(
+        feedback_id=intake_feedback_id(event.source, data.feedback_id),
+        rollout_id=data.rollout_id,
+        content=content,
+        respondent=respondent,
+        anonymous=data.anonymous,
+        department_id=data.department_id or context.department_id,
+        origin=Origin("intake", event.source, data.feedback_id),
+        submitted_at=data.submitted_at,
+        secret=policy.secret,
+        sla=policy.sla,
+    )
+    if not await _store(conn, feedback):
+        log.info("feedback.intake_duplicate", feedback_id=str(feedback.feedback_id))
+
+
+async def _store(conn: Conn, feedback: Feedback) -> bool:
+    """Store and stage ``feedback.submitted`` together; False if it was stored before."""
+    if not await repository.insert_feedback(conn, feedback):
+        return False
+    event = events.submitted(feedback)
+    await outbox.add(conn, event, topic=topics.FEEDBACK, key=feedback.rollout_id)
+    # Never a staff id in this log line: the log of anonymous feedback must not name its author.
+    log.info(
+        "feedback.submitted",
+        feedback_id=str(feedback.feedback_id),
+        rollout_id=feedback.rollout_id,
+        kind=feedback.content.kind,
+        channel=feedback.channel,
+        anonymous=feedback.anonymous,
+    )
+    return True

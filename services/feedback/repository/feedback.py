@@ -1,0 +1,206 @@
+"""SQL of feedback items: storing them, their cases, listings and survey answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.feedback.domain.answers import Answer
+from services.feedback.domain.cases import Case
+from services.feedback.domain.feedback import Feedback
+from shared.db import Conn
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """``since`` inclusive, ``until`` exclusive, on ``submitted_at``; None leaves a side open."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    rollout_id: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    department_id: str | None = None
+    period: Period = Period()
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page of the newest-first listing ended."""
+
+    submitted_at: datetime
+    feedback_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionContext:
+    rollout_known: bool
+    department_id: str | None
+
+
+async def submission_context(
+    conn: Conn, rollout_id: str, person_key: str | None
+) -> SubmissionContext:
+    """Whether the rollout is known, and the submitter's department, in one round trip."""
+    row = await conn.fetchrow(
+        """SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
+                  (SELECT department_id FROM people WHERE person_key = $2) AS department_id""",
+        rollout_id,
+        person_key,
+    )
+    assert row is not None
+    return SubmissionContext(row["rollout_known"], row["department_id"])
+
+
+async def insert_feedback(conn: Conn, feedback: Feedback) -> bool:
+    """False when the same feedback (id, or survey tool and its id) is already stored."""
+    content, case = feedback.content, feedback.case
+    inserted = await conn.fetchval(
+        """INSERT INTO feedback (feedback_id, rollout_id, kind, csat, nps, severity, category,
+                                 text, anonymous, staff_id, department_id, respondent_key,
+                                 channel, source, external_id, submitted_at, status,
+                                 ack_due_at, resolve_due_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18, $19)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        feedback.feedback_id,
+        feedback.rollout_id,
+        content.kind,
+        content.csat,
+        content.nps,
+        content.severity,
+        content.category,
+        content.text,
+        feedback.anonymous,
+        feedback.staff_id,
+        feedback.department_id,
+        feedback.respondent_key,
+        feedback.channel,
+        feedback.source,
+        feedback.external_id,
+        feedback.submitted_at,
+        case.status if case else None,
+        case.ack_due_at if case else None,
+        case.resolve_due_at if case else None,
+    )
+    return inserted is True
+
+
+async def get_feedback(conn: Conn, feedback_id: uuid.UUID, *, lock: bool = False) -> Row | None:
+    """One item; ``lock`` holds it until the transaction ends (for a lifecycle change)."""
+    sql = "SELECT * FROM feedback WHERE feedback_id = $1" + (" FOR UPDATE" if lock else "")
+    row = await conn.fetchrow(sql, feedback_id)
+    return dict(row) if row else None
+
+
+async def save_case(conn: Conn, feedback_id: uuid.UUID, case: Case) -> None:
+    await conn.execute(
+        """UPDATE feedback SET status = $2, acknowledged_at = $3, acknowledged_by = $4,
+                               resolved_at = $5, resolved_by = $6, resolution = $7
+           WHERE feedback_id = $1""",
+        feedback_id,
+        case.status,
+        case.acknowledged_at,
+        case.acknowledged_by,
+        case.resolved_at,
+        case.resolved_by,
+        case.resolution,
+    )
+
+
+def case_of(row: Row) -> Case:
+    return Case(
+        status=row["status"],
+        ack_due_at=row["ack_due_at"],
+        resolve_due_at=row["resolve_due_at"],
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        resolved_at=row["resolved_at"],
+        resolved_by=row["resolved_by"],
+        resolution=row["resolution"],
+    )
+
+
+_EQUALITY_FILTERS = ("rollout_id", "kind", "status", "severity", "department_id")
+
+
+def _conditions(filters: Filters, after: Position | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def add(template: str, *values: Any) -> None:
+        first = len(args) + 1
+        args.extend(values)
+        clauses.append(template.format(*(f"${first + i}" for i in range(len(values)))))
+
+    for column in _EQUALITY_FILTERS:  # names from this fixed list, never from the request
+        value = getattr(filters, column)
+        if value is not None:
+            add(f"{column} = {{}}", value)
+    if filters.period.since is not None:
+        add("submitted_at >= {}", filters.period.since)
+    if filters.period.until is not None:
+        add("submitted_at < {}", filters.period.until)
+    if after is not None:
+        add("(submitted_at, feedback_id) < ({}, {})", after.submitted_at, after.feedback_id)
+    return (" AND ".join(clauses) or "true"), args
+
+
+async def list_feedback(
+    conn: Conn, filters: Filters, *, after: Position | None, limit: int
+) -> list[Row]:
+    """Newest first; ``after`` continues where the previous page ended."""
+    where, args = _conditions(filters, after)
+    rows = await conn.fetch(
+        f"""SELECT * FROM feedback WHERE {where}
+            ORDER BY submitted_at DESC, feedback_id DESC LIMIT ${len(args) + 1}""",
+        *args,
+        limit,
+    )
+    return [dict(row) for row in rows]
+
+
+def answer(row: asyncpg.Record) -> Answer:
+    return Answer(
+        feedback_id=row["feedback_id"],
+        respondent_key=row["respondent_key"],
+        submitted_at=row["submitted_at"],
+        department_id=row["department_id"],
+        csat=row["csat"],
+        nps=row["nps"],
+    )
+
+
+ANSWER_COLUMNS = "feedback_id, respondent_key, submitted_at, department_id, csat, nps"
+
+
+async def newest_answers(conn: Conn, respondents: Iterable[tuple[str, str]]) -> list[Answer]:
+    """The newest survey answer of each (rollout id, respondent key) pair: enough to tell whether
+    an answer was replaced (domain.answers holds the rule; this order is the same)."""
+    pairs = sorted(set(respondents))
+    if not pairs:
+        return []
+    # One index probe per pair (LIMIT 1), however many answers a respondent has given.
+    rows = await conn.fetch(
+        f"""SELECT newest.* FROM unnest($1::text[], $2::text[]) AS p(rollout_id, respondent_key)
+            CROSS JOIN LATERAL (
+                SELECT {ANSWER_COLUMNS} FROM feedback f
+                WHERE f.kind = 'survey' AND f.rollout_id = p.rollout_id
+                  AND f.respondent_key = p.respondent_key
+                ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest""",
+        [rollout for rollout, _ in pairs],
+        [key for _, key in pairs],
+    )
+    return [answer(row) for row in rows]
