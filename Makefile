@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The official AsyncAPI parser (npm), pinned in tools/asyncapi/package-lock.json.
 ASYNCAPI_TOOLS := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: run test lint fmt schemas asyncapi deploy-check bench clean venv
+.PHONY: run test lint fmt schemas asyncapi openapi deploy-check bench clean venv
 
 venv: $(STAMP)
 
@@ -36,9 +36,13 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schemas: $(STAMP)  ## regenerate the committed JSON Schemas and docs/asyncapi.yaml
+schemas: $(STAMP)  ## regenerate the committed JSON Schemas, docs/asyncapi.yaml and docs/openapi/
 	$(BIN)/python -m shared.events.schemas
 	$(BIN)/python -m shared.events.asyncapi
+	$(BIN)/python -m tools.openapi
+
+openapi: $(STAMP)  ## regenerate docs/openapi/{feedback,rollout,notify}.json from the apps
+	$(BIN)/python -m tools.openapi
 
 asyncapi: $(STAMP) $(ASYNCAPI_TOOLS)  ## regenerate docs/asyncapi.yaml and validate it
 	$(BIN)/python -m shared.events.asyncapi

@@ -1,5 +1,5 @@
-"""The ``onramp`` command: development tokens, directory imports, events from files and
-dead-letter inspection and replay.
+"""The ``onramp`` command: development tokens, directory imports, events from files,
+dead-letter inspection and replay, and rollouts over HTTP (``onramp.rollouts``).
 
 Kafka and the JWT secret come from the same ``ONRAMP_*`` settings as the services (TLS and
 SASL/SCRAM included); the command never starts a broker of its own.
@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from onramp import deadletters, directory, publishing
+from onramp.rollouts import rollout_app
 from shared.auth import issue_dev_token
 from shared.events import DLT_TOPICS, KafkaRecord
 from shared.settings import Settings
@@ -39,6 +40,7 @@ directory_app = typer.Typer(help="The staff directory, as the HR system publishe
 dlt_app = typer.Typer(help="Dead-letter topics: inspect records consumers parked, replay them.")
 app.add_typer(directory_app, name="directory", no_args_is_help=True)
 app.add_typer(dlt_app, name="dlt", no_args_is_help=True)
+app.add_typer(rollout_app, name="rollout", no_args_is_help=True)
 
 out = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
