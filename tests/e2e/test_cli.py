@@ -112,7 +112,12 @@ async def test_directory_import_reaches_every_service(
 async def find_record(settings: Settings, topic: str, event_id: str) -> DeadLetter:
     """The record of ``topic`` whose ce_id is ``event_id`` (``deadletters.read`` reads any
     topic from the beginning, without a consumer group)."""
-    found = [r for r in await read(settings, topic) if r.header("ce_id") == event_id]
+
+    async def matching() -> list[DeadLetter]:
+        return [r for r in await read(settings, topic) if r.header("ce_id") == event_id]
+
+    # The embedded broker's end offset can lag a just-acknowledged write: read until it shows.
+    found = await eventually(matching, timeout=20)
     assert len(found) == 1, found
     return found[0]
 
