@@ -136,8 +136,7 @@ async def test_a_restart_between_levels_neither_skips_nor_repeats_one(
     await eventually(level_one_paged, timeout=10)
     first_task.cancel()  # the process goes away between levels
     await asyncio.gather(first_task, return_exceptions=True)
-    await first.close()
-    await asyncio.sleep(0)
+    await first.close()  # gather above already waited for the task to end
     assert len(await pages(world)) == 2
 
     racing = [start(), start()]  # the restarted process, and a second instance
