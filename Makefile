@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The official AsyncAPI parser (npm), pinned in tools/asyncapi/package-lock.json.
 ASYNCAPI_TOOLS := tools/asyncapi/node_modules/.package-lock.json
 
-.PHONY: run test lint fmt schemas asyncapi openapi deploy-check bench clean venv
+.PHONY: run test lint fmt schemas asyncapi openapi deploy-check bench chaos browser clean venv
 
 venv: $(STAMP)
 
@@ -23,7 +23,10 @@ $(ASYNCAPI_TOOLS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
 run: $(STAMP)  ## start the embedded broker and database, migrations and the three services
 	$(BIN)/python -m onramp.devstack
 
-test: $(STAMP) $(ASYNCAPI_TOOLS)  ## every test, against backends the test session starts itself
+browser:  ## Debian's Chromium for the browser tests (apt-get; nothing when it is there)
+	@sh tools/install-chromium.sh
+
+test: $(STAMP) $(ASYNCAPI_TOOLS) browser  ## every test, against backends the test session starts itself
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, mypy strict, import-linter contracts
@@ -51,8 +54,11 @@ asyncapi: $(STAMP) $(ASYNCAPI_TOOLS)  ## regenerate docs/asyncapi.yaml and valid
 deploy-check: $(STAMP) $(ASYNCAPI_TOOLS)  ## manifests, compose file, image, AsyncAPI
 	$(BIN)/python -m pytest tests/deploy tests/unit/test_asyncapi.py $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.latency
+bench: $(STAMP)  ## the five benchmarks, each against a baseline measured in the same run
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+chaos: $(STAMP)  ## the full fault-injection suite (a short version runs in make test)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .onramp .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules
