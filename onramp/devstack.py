@@ -124,6 +124,7 @@ async def _start_services(
     await wait_for_postgres(backends.database_url, timeout=30.0)
     await create_topics(backends.bootstrap, partitions=settings.topic_partitions)
     env = service_env(backends.bootstrap, backends.database_url, secret)
+    env["ONRAMP_DEV_LOGIN"] = "true"  # one-click sign-in on the pages, with the dev tokens
     for name in SERVICES:
         print(f"migrating {name} ...", flush=True)
         await migrate(name, env)
@@ -169,6 +170,9 @@ def _print_banner(settings: Settings, backends: _Backends, secret: str, generate
     for name, port in service_ports(settings).items():
         url = f"http://127.0.0.1:{port}"
         print(f"  {name:<9} API {url}/v1   docs {url}/docs   metrics {url}/metrics")
+    ports = service_ports(settings)
+    print(f"\n  dashboard http://127.0.0.1:{ports['rollout']}/dashboard  (admins, approvers)")
+    print(f"  inbox     http://127.0.0.1:{ports['notify']}/inbox      (everyone's own)")
     broker = "embedded Tansu, in memory" if backends.broker else "external"
     database = (
         f"embedded, data in {settings.data_dir / 'pgdata'}" if backends.postgres else "external"

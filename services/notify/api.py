@@ -16,6 +16,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from services.notify import web
 from services.notify.domain.escalation import POLICY_NAMES
 from services.notify.handlers import commands
 from services.notify.repository import cases as case_repo
@@ -37,8 +38,11 @@ from services.notify.settings import Deps, process_deps
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import Tx
 from shared.idempotency import IdempotencyKey, idempotent
+from shared.web import pages_outside_v1
 
-router = APIRouter()
+# The inbox page lives at the root, its fragment under /v1 (services/notify/web).
+router = APIRouter(lifespan=pages_outside_v1(web.pages))
+web.add_fragments(router)
 
 NotifyDeps = Annotated[Deps, Depends(process_deps)]
 PolicyReader = Annotated[Principal, Depends(require_roles("admin", "it_support"))]

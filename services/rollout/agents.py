@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.rollout.handlers import evaluation, projections, stages
+from services.rollout.handlers import escalations, evaluation, projections, stages
 from shared.consumer import Handler
 from shared.events import topics
 from shared.scheduler import TimerHandler
@@ -19,6 +19,12 @@ SUBSCRIPTIONS: Mapping[str, Mapping[str, Handler]] = {
         "onramp.feedback.submitted.v1": projections.on_feedback_submitted,
         "onramp.feedback.acknowledged.v1": projections.on_feedback_acknowledged,
         "onramp.feedback.resolved.v1": projections.on_feedback_resolved,
+    },
+    topics.NOTIFY: {
+        "onramp.escalation.opened.v1": escalations.on_opened,
+        "onramp.escalation.escalated.v1": escalations.on_escalated,
+        "onramp.escalation.acknowledged.v1": escalations.on_acknowledged,
+        "onramp.escalation.closed.v1": escalations.on_closed,
     },
 }
 

@@ -28,6 +28,10 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", f"{R}/resume", None, ADMIN),
     ("POST", f"{R}/rollback", {"expected_stage": 0, "reason": "x"}, ADMIN),
     ("GET", f"{R}/timeline", None, READERS),
+    # the dashboard's HTML fragments
+    ("GET", "/v1/dashboard/rollouts", None, READERS),
+    ("GET", R.replace("/v1/", "/v1/dashboard/"), None, READERS),
+    ("GET", R.replace("/v1/", "/v1/dashboard/") + "/live", None, READERS),
 ]
 IDS = [f"{method} {path.replace(R, '{id}')}" for method, path, _, _ in ENDPOINTS]
 

@@ -32,6 +32,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/me/notifications", EVERYONE),
     Endpoint("POST", "/v1/me/notifications/{notification_id}/read", EVERYONE),
     Endpoint("POST", "/v1/me/notifications/read-all", EVERYONE),
+    Endpoint("GET", "/v1/me/inbox", EVERYONE),  # the inbox page's HTML fragment
     Endpoint("GET", "/v1/me/preferences", EVERYONE),
     Endpoint("PUT", "/v1/me/preferences", EVERYONE, {"digest": {"enabled": True}}),
     Endpoint("GET", "/v1/escalation-policies", frozenset({"admin", "it_support"})),
