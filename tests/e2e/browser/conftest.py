@@ -78,11 +78,15 @@ def _safe(name: str) -> str:
 
 @pytest.fixture
 def shot(request: pytest.FixtureRequest) -> Shot:
-    """``await shot(page, "step")`` saves ``<test>-<step>.png`` and returns its path."""
+    """``await shot(page, "step")`` saves ``<test>-<step>.png`` and returns its path. The test's
+    screenshots from an earlier run are removed first, so the folder shows only this run."""
+    prefix = _safe(request.node.name)
+    for stale in SCREENSHOTS.glob(f"{prefix}-*.png"):
+        stale.unlink()
 
     async def take(page: Page, step: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{_safe(request.node.name)}-{_safe(step)}.png"
+        path = SCREENSHOTS / f"{prefix}-{_safe(step)}.png"
         await page.screenshot(path=str(path), full_page=True)
         return path
 
