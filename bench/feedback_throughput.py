@@ -3,44 +3,33 @@
 Starts its own embedded broker and PostgreSQL, the feedback service as a real process (API,
 consumers, outbox relay: the production configuration, logging at INFO) and the baseline
 (``bench.feedback_baseline``: one INSERT, nothing else) as a uvicorn process. Both get the same
-load: N concurrent clients posting survey answers for a fixed time, three runs each, interleaved.
-Reports requests per second and p50/p99 latency per run, their medians, and the ratios.
+load: N concurrent clients posting survey answers back to back for a fixed time, ``--runs``
+runs each, interleaved. Reports requests per second and p50/p99 latency, medians and ratios.
 
     .venv/bin/python -m bench.feedback_throughput [--clients 32] [--seconds 10] [--runs 3]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from onramp.backends import create_topics, free_port, start_broker, start_postgres
-from onramp.devstack import ServiceProcess, migrate, service_env, stop_all
-from shared.auth import issue_dev_token
-from shared.events import new_event, to_record, topics
-from shared.events.models import CohortSpec, RolloutCreated, StagePlan
+from bench import common
+from bench.report import Metric, Result, emit
+from onramp.backends import free_port
 
-SECRET = "onramp-bench-secret-of-at-least-32-bytes"
-ROLLOUT = "bench-rollout"
-WARM_UP_S = 2.0
+NAME = "feedback_throughput"
+ROLLOUT = common.ROLLOUT
+GOAL_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,10 +43,7 @@ class Run:
     p99_ms: float
     load_average: float  # of the machine (1 min), the higher of before and after the run
     outbox_unsent: int | None = None  # feedback only: events not yet published when the run ended
-
-
-def _percentile(ordered: list[float], share: float) -> float:
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))]
+    cpu_ms_per_request: float | None = None  # the server process and PostgreSQL, together
 
 
 Headers = Callable[[int], dict[str, str]]
@@ -93,7 +79,7 @@ async def load(base_url: str, headers: Headers, clients: int, seconds: float) ->
 
     workers = [asyncio.create_task(worker(n)) for n in range(clients)]
     await connected.wait()
-    load_before = os.getloadavg()[0]
+    load_before = common.load_average()
     started = time.perf_counter()
     deadline = started + seconds
     go.set()
@@ -108,67 +94,14 @@ async def load(base_url: str, headers: Headers, clients: int, seconds: float) ->
         errors=errors,
         seconds=round(elapsed, 2),
         req_per_s=round(len(ordered) / elapsed, 1),
-        p50_ms=round(_percentile(ordered, 0.50) * 1000, 2),
-        p99_ms=round(_percentile(ordered, 0.99) * 1000, 2),
-        load_average=round(max(load_before, os.getloadavg()[0]), 2),
+        p50_ms=round(common.percentile(ordered, 0.50) * 1000, 2),
+        p99_ms=round(common.percentile(ordered, 0.99) * 1000, 2),
+        load_average=max(load_before, common.load_average()),
     )
 
 
 def _answer(rng: random.Random) -> dict[str, Any]:
     return {"rollout_id": ROLLOUT, "kind": "survey", "csat": rng.randint(1, 5)}
-
-
-async def announce_rollout(bootstrap: str) -> None:
-    """What the rollout service would publish; the feedback service refuses unknown rollouts."""
-    data = RolloutCreated(
-        rollout_id=ROLLOUT,
-        name="Benchmark",
-        owner_id="bench",
-        stages=[StagePlan(index=0, name="Pilot", cohort=CohortSpec(department_ids=["bench"]))],
-        actor="bench",
-        at=datetime.now(UTC),
-    )
-    event = new_event(
-        "onramp.rollout.created.v1", source="/bench", subject=f"rollout/{ROLLOUT}", data=data
-    )
-    record = to_record(event, topic=topics.ROLLOUT, key=ROLLOUT)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            record.topic, record.value, key=record.key, headers=list(record.headers)
-        )
-    finally:
-        await producer.stop()
-
-
-async def wait_accepting(base_url: str, headers: dict[str, str], timeout: float = 30) -> None:
-    body = {"rollout_id": ROLLOUT, "kind": "survey", "csat": 3}
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
-        while (await client.post("/v1/feedback", json=body)).status_code != 201:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{base_url} does not accept feedback")
-            await asyncio.sleep(0.1)
-
-
-def start_baseline(port: int, database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.feedback_baseline:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    env = {**os.environ, "BENCH_DATABASE_URL": database_url}
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=out, process_group=0)
 
 
 async def outbox_unsent(database_url: str) -> int:
@@ -182,102 +115,129 @@ async def outbox_unsent(database_url: str) -> int:
         await conn.close()
 
 
-def _median(runs: list[Run]) -> dict[str, float]:
-    return {
-        field: statistics.median(getattr(r, field) for r in runs)
-        for field in ("req_per_s", "p50_ms", "p99_ms")
-    }
-
-
-Targets = dict[str, tuple[str, Headers]]
+Targets = dict[str, tuple[str, Headers, list[int | None]]]  # url, headers, processes
 
 
 async def interleaved(
-    targets: Targets, args: argparse.Namespace, database_url: str
+    targets: Targets, clients: int, seconds: float, runs: int, warm_up_s: float, database_url: str
 ) -> dict[str, list[Run]]:
-    """A warm-up each, then ``args.runs`` rounds of one run per target, in turn."""
-    for url, headers in targets.values():
-        await load(url, headers, args.clients, WARM_UP_S)
+    """A warm-up each, then ``runs`` rounds of one run per target, the order alternating."""
+    for url, headers, _ in targets.values():
+        await load(url, headers, clients, warm_up_s)
     results: dict[str, list[Run]] = {name: [] for name in targets}
-    for _ in range(args.runs):
-        for name, (url, headers) in targets.items():
-            run = await load(url, headers, args.clients, args.seconds)
-            assert run is not None, f"{name}: no request succeeded"
-            if name == "feedback":
-                run = replace(run, outbox_unsent=await outbox_unsent(database_url))
-            results[name].append(run)
-            print(
-                f"{name:9} {run.req_per_s:8.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
-                f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}  load {run.load_average}"
-                + (f"  outbox unsent {run.outbox_unsent}" if name == "feedback" else ""),
-                flush=True,
-            )
+    for n, name in common.interleave(runs, list(targets)):
+        url, headers, pids = targets[name]
+        meter = common.CpuMeter(pids)
+        run = await load(url, headers, clients, seconds)
+        if run is None:
+            raise RuntimeError(f"{name}: no request succeeded")
+        cpu = meter.used() * 1000 / (run.requests + run.errors)
+        run = replace(run, cpu_ms_per_request=round(cpu, 3))
+        if name == "onramp":
+            run = replace(run, outbox_unsent=await outbox_unsent(database_url))
+        results[name].append(run)
+        print(
+            f"run {n + 1} {name:8} {run.req_per_s:8.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
+            f"p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_ms_per_request:5.2f} ms/request  "
+            f"errors {run.errors}  load {run.load_average}"
+            + (f"  outbox unsent {run.outbox_unsent}" if name == "onramp" else ""),
+            flush=True,
+        )
     return results
 
 
-async def measure(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    broker = start_broker(free_port(), log_path=folder / "broker.log")
-    postgres = start_postgres(folder / "pgdata")
-    env = {
-        **service_env(broker.bootstrap, postgres.url, SECRET),
-        "ONRAMP_FEEDBACK_RATE_LIMIT": "1000000000",  # the bench posts far above a person's rate
-    }
-    feedback = ServiceProcess("feedback", free_port(), env, log_path=folder / "feedback.log")
-    baseline_port = free_port()
-    baseline: subprocess.Popen[bytes] | None = None
-    try:
-        await create_topics(broker.bootstrap)
-        await migrate("feedback", env)
-        feedback.start()
-        baseline = start_baseline(baseline_port, postgres.url, folder / "baseline.log")
-        await feedback.wait_ready()
-        tokens = [issue_dev_token(SECRET, f"bench-{n}", ["staff"]) for n in range(args.clients)]
-        await announce_rollout(broker.bootstrap)
-        await wait_accepting(feedback.base_url, {"Authorization": f"Bearer {tokens[0]}"})
+async def measure(
+    clients: int, seconds: float, runs: int, warm_up_s: float
+) -> dict[str, list[Run]]:
+    # The bench posts far above a person's rate.
+    async with common.backends(NAME, {"ONRAMP_FEEDBACK_RATE_LIMIT": "1000000000"}) as be:
+        await common.publish(be.bootstrap, [common.rollout_created()])
+        baseline_port = free_port()
+        baseline = be.start_baseline(baseline_port)
+        await be.start_services(("feedback",))
+        feedback = be.services["feedback"].base_url
+        tokens = [common.token(f"bench-{n}", "staff") for n in range(clients)]
+        await common.wait_accepting(feedback, tokens[0], _answer(random.Random(0)))
         baseline_url = f"http://127.0.0.1:{baseline_port}"
-        await wait_accepting(baseline_url, {})
-
+        await common.wait_http(baseline_url)
         targets: Targets = {
-            "baseline": (baseline_url, lambda n: {}),
-            "feedback": (feedback.base_url, lambda n: {"Authorization": f"Bearer {tokens[n]}"}),
-        }
-        results = await interleaved(targets, args, postgres.url)
-    finally:
-        stop_all([feedback])
-        if baseline is not None:
-            baseline.terminate()
-            baseline.wait(10)
-        broker.stop()
-        postgres.stop()
-    medians = {name: _median(runs) for name, runs in results.items()}
-    return {
-        "command": "python -m bench.feedback_throughput " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load": {"clients": args.clients, "seconds": args.seconds, "runs": args.runs},
-        "runs": {name: [asdict(r) for r in runs] for name, runs in results.items()},
-        "median": medians,
-        "feedback_vs_baseline": {
-            "throughput": round(
-                medians["feedback"]["req_per_s"] / medians["baseline"]["req_per_s"], 3
+            "baseline": (baseline_url, lambda n: {}, [baseline.pid, be.postgres_pid]),
+            "onramp": (
+                feedback,
+                lambda n: tokens[n],
+                [be.services["feedback"].pid, be.postgres_pid],
             ),
-            "p99": round(medians["feedback"]["p99_ms"] / medians["baseline"]["p99_ms"], 3),
+        }
+        return await interleaved(targets, clients, seconds, runs, warm_up_s, be.database_url)
+
+
+def result(
+    argv: Sequence[str], clients: int, seconds: float, found: dict[str, list[Run]]
+) -> Result:
+    onramp, baseline = found["onramp"], found["baseline"]
+    throughput = [r.req_per_s for r in onramp]
+    base_throughput = [r.req_per_s for r in baseline]
+    ratio = statistics.median(throughput) / statistics.median(base_throughput)
+    return Result(
+        bench=NAME,
+        title=f"POST /v1/feedback, {clients} clients back to back",
+        command=common.command(NAME, argv),
+        baseline="bare FastAPI + asyncpg endpoint, one INSERT (bench.feedback_baseline), uvicorn",
+        metrics=[
+            Metric(
+                "req/s",
+                throughput,
+                base_throughput,
+                higher_is_better=True,
+                goal=f"ratio >= {GOAL_RATIO}",
+                met=ratio >= GOAL_RATIO,
+            ),
+            Metric(
+                "CPU ms/request",
+                [r.cpu_ms_per_request or 0.0 for r in onramp],
+                [r.cpu_ms_per_request or 0.0 for r in baseline],
+                higher_is_better=False,
+            ),
+            Metric("p50 ms", [r.p50_ms for r in onramp], [r.p50_ms for r in baseline], False),
+            Metric("p99 ms", [r.p99_ms for r in onramp], [r.p99_ms for r in baseline], False),
+            Metric(
+                "errors",
+                [float(r.errors) for r in onramp],
+                [float(r.errors) for r in baseline],
+                higher_is_better=False,
+                goal="0",
+                met=all(r.errors == 0 for r in onramp),
+            ),
+        ],
+        details={
+            "clients": clients,
+            "seconds_per_run": seconds,
+            "requests": {
+                "onramp": [r.requests for r in onramp],
+                "baseline": [r.requests for r in baseline],
+            },
+            "outbox_unsent_after_run": [r.outbox_unsent for r in onramp],
+            "load_average": {
+                "onramp": [r.load_average for r in onramp],
+                "baseline": [r.load_average for r in baseline],
+            },
         },
-    }
+    )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.feedback_throughput")
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="onramp-bench-feedback-"))
-    report = asyncio.run(measure(args, folder))
-    print(json.dumps(report, indent=2))
-    results = Path("bench/results")
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "feedback_throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+def main(argv: Sequence[str] | None = None) -> int:
+    p = common.parser(NAME, __doc__ or "")
+    p.add_argument("--clients", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=10.0)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(args_list)
+    if args.quick:
+        args.clients, args.seconds, args.runs = min(args.clients, 4), 1.0, 1
+    warm_up = 0.5 if args.quick else 2.0
+    found = asyncio.run(measure(args.clients, args.seconds, args.runs, warm_up))
+    emit(result(args_list, args.clients, args.seconds, found), args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,165 +1,337 @@
-"""Reaction latency: feedback accepted (HTTP 201) → notification readable in the inbox.
+"""Reaction latency at a fixed rate: feedback accepted (HTTP 201) → notification readable.
 
-Starts its own embedded broker, PostgreSQL and the three services, then measures, in the same
-run, the raw broker round trip (aiokafka produce → consume) as the baseline.
+Starts its own embedded broker, PostgreSQL and the three services. Onramp: a staff member
+reports critical issues at ``--rate`` a second (open loop: each request starts on schedule,
+whatever the previous ones do); each opens an escalation case in notify, whose first level puts
+a notification in IT support's inbox. The reaction time of one issue is from its 201 reaching
+the client to the commit of that notification (a trigger the bench adds to notify's
+``notifications`` table sends a ``NOTIFY`` with the feedback id; PostgreSQL delivers it at
+commit, the moment the row becomes readable through ``GET /v1/me/notifications``).
 
-    .venv/bin/python -m bench.latency [--samples 20]
+Baseline, measured in the same run at the same rate: the raw broker round trip, an aiokafka
+producer (``acks=all``, ``linger_ms`` as Onramp's publisher) to an aiokafka consumer with
+Onramp's fetch wait, on a topic with as many partitions as Onramp's.
+
+    .venv/bin/python -m bench.latency [--rate 200] [--seconds 10] [--runs 3] [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
-import tempfile
+import sys
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from onramp.backends import create_topic, create_topics, free_port, start_broker, start_postgres
-from onramp.devstack import ServiceProcess, migrate, service_env, stop_all
-from shared.auth import issue_dev_token
-from shared.events import new_event, to_record, topics
-from shared.events.models import StaffUpserted
+from bench import common
+from bench.report import Metric, Result, emit
+from onramp.backends import create_topic
+from shared.settings import Settings
 
-SECRET = "onramp-bench-secret-of-at-least-32-bytes"
+NAME = "latency"
+SUPPORT = "bench-it-support"
+SUBMITTER = "bench-staff"
+PARTITIONS = Settings().topic_partitions
+FETCH_MAX_WAIT_MS = Settings().kafka_fetch_max_wait_ms
+LINGER_MS = 1  # shared.kafka.Publisher's
+SETTLE_TIMEOUT_S = 60.0
+GOAL_P99_MS = 100.0
 
+# Tells the bench the moment a notification for IT support commits (NOTIFY is sent at commit).
+TRIGGER = """
+CREATE OR REPLACE FUNCTION notify.bench_readable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.recipient_id = 'bench-it-support' AND NEW.case_id IS NOT NULL THEN
+        PERFORM pg_notify('bench_readable',
+            (SELECT c.feedback_id FROM notify.cases c WHERE c.case_id = NEW.case_id));
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS bench_readable ON notify.notifications;
+CREATE TRIGGER bench_readable AFTER INSERT ON notify.notifications
+    FOR EACH ROW EXECUTE FUNCTION notify.bench_readable();
+"""
 
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
-
-
-async def broker_round_trip(bootstrap: str, samples: int) -> list[float]:
-    topic = f"bench.rtt.{uuid.uuid4().hex[:6]}"
-    await create_topic(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, fetch_max_wait_ms=20, auto_offset_reset="latest"
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    await consumer.start()
-    await producer.start()
-    try:
-        await consumer.seek_to_end()  # waits for the partition assignment
-        results = []
-        for _ in range(samples):
-            started = time.perf_counter()
-            await producer.send_and_wait(topic, b"x")
-            await consumer.getone()
-            results.append(time.perf_counter() - started)
-        return results
-    finally:
-        await producer.stop()
-        await consumer.stop()
+ISSUE = {"rollout_id": common.ROLLOUT, "kind": "issue", "severity": "critical", "text": "down"}
 
 
-async def reaction(stack: dict[str, ServiceProcess], bootstrap: str, samples: int) -> list[float]:
-    run = uuid.uuid4().hex[:6]
-    support, submitter = f"it-{run}", f"staff-{run}"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    for staff_id, role in ((support, "it_support"), (submitter, "staff")):
-        data = StaffUpserted(staff_id=staff_id, name=staff_id, roles=[role])
-        event = new_event("onramp.staff.upserted.v1", source="/bench", subject=staff_id, data=data)
-        r = to_record(event, topic=topics.DIRECTORY, key=staff_id)
-        await producer.send_and_wait(r.topic, r.value, key=r.key, headers=list(r.headers))
-    await producer.stop()
+@dataclass(frozen=True)
+class Run:
+    latencies_ms: list[float]
+    sent: int
+    errors: int
+    load_average: float
+    request_ms: list[float] = field(default_factory=list)  # Onramp: POST sent → 201 received
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # Onramp: CPU per issue, by process
 
-    def client(service: str, sub: str, role: str) -> httpx.AsyncClient:
-        token = issue_dev_token(SECRET, sub, [role])
-        return httpx.AsyncClient(
-            base_url=stack[service].base_url, headers={"Authorization": f"Bearer {token}"}
+    def p(self, share: float) -> float:
+        return round(common.percentile(self.latencies_ms, share), 2)
+
+
+class Readable:
+    """Listens for the trigger's notifications: feedback id → when it became readable."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+        self.changed = asyncio.Event()
+
+    def on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self.seen.setdefault(str(payload), time.perf_counter())
+        self.changed.set()
+
+    async def wait_for(self, ids: Sequence[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(i not in self.seen for i in ids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                missing = sum(1 for i in ids if i not in self.seen)
+                raise TimeoutError(f"{missing} accepted issues never reached the inbox")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                continue
+
+
+async def onramp_run(
+    base_url: str,
+    headers: dict[str, str],
+    readable: Readable,
+    rate: float,
+    seconds: float,
+    processes: Mapping[str, int | None] | None = None,
+) -> Run:
+    """Issues at ``rate`` for ``seconds``, on fresh connections (an idle keep-alive connection
+    the server closed between runs would fail a request for the client's sake)."""
+    accepted: dict[str, float] = {}
+    requests: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30, limits=limits)
+
+    async def send(n: int, scheduled: float) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            response = await client.post("/v1/feedback", json=ISSUE)
+        except httpx.HTTPError:
+            errors += 1
+            return
+        at = time.perf_counter()
+        if response.status_code == 201:
+            accepted[response.json()["feedback_id"]] = at
+            requests.append((at - started) * 1000)
+        else:
+            errors += 1
+
+    processes = processes or {}
+    meters = {name: common.CpuMeter([pid]) for name, pid in processes.items()}
+    load_before = common.load_average()
+    async with client:
+        sent = await common.at_fixed_rate(rate, seconds, send)
+    await readable.wait_for(list(accepted), SETTLE_TIMEOUT_S)
+    cpu = {name: round(meter.used() * 1000 / max(1, sent), 3) for name, meter in meters.items()}
+    latencies = [(readable.seen[i] - at) * 1000 for i, at in accepted.items()]
+    return Run(latencies, sent, errors, max(load_before, common.load_average()), requests, cpu)
+
+
+class RoundTrip:
+    """The raw broker hop: produce at the rate, consume with Onramp's fetch wait."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = f"bench.rtt.{uuid.uuid4().hex[:8]}"
+        self.sent_at: dict[bytes, float] = {}
+        self.seen: dict[bytes, float] = {}
+        self.changed = asyncio.Event()
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS
         )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            enable_auto_commit=False,
+        )
+        self._reader: asyncio.Task[None] | None = None
 
-    rollout_id = f"bench-{run}"
-    plan = {
-        "rollout_id": rollout_id,
-        "name": "Latency bench",
-        "stages": [{"name": "everyone", "cohort": {"staff_ids": [submitter]}}],
-    }
-    async with client("rollout", "bench-admin", "admin") as admin:
-        assert (await admin.post("/v1/rollouts", json=plan)).status_code == 201
-        deadline = time.monotonic() + 30
-        while (await admin.post(f"/v1/rollouts/{rollout_id}/start")).status_code != 200:
-            assert time.monotonic() < deadline, "the rollout did not start"  # directory lag
-            await asyncio.sleep(0.1)
-    body = {"rollout_id": rollout_id, "kind": "issue", "severity": "critical", "text": "down"}
-    results = []
-    async with (
-        client("feedback", submitter, "staff") as fb,
-        client("notify", support, "it_support") as nt,
-    ):
-        seen = 0
-        while seen == 0:  # warm-up: feedback knows the rollout, notify knows the directory
-            await fb.post("/v1/feedback", json=body)
-            seen = len((await nt.get("/v1/me/notifications")).json()["items"])
-            await asyncio.sleep(0.1)
-        for _ in range(samples):
-            before = len(
-                (await nt.get("/v1/me/notifications", params={"limit": 200})).json()["items"]
-            )
-            response = await fb.post("/v1/feedback", json=body)
-            started = time.perf_counter()
-            assert response.status_code == 201
-            while True:
-                items = (await nt.get("/v1/me/notifications", params={"limit": 200})).json()[
-                    "items"
-                ]
-                if len(items) > before:
-                    break
-            results.append(time.perf_counter() - started)
+    async def start(self) -> None:
+        await create_topic(self.bootstrap, self.topic, partitions=PARTITIONS)
+        await self.producer.start()
+        await self.consumer.start()
+        partitions = [TopicPartition(self.topic, p) for p in range(PARTITIONS)]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await self.consumer.position(tp)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.consumer:
+            self.seen.setdefault(message.value, time.perf_counter())
+            self.changed.set()
+
+    async def run(self, rate: float, seconds: float) -> Run:
+        ids: list[bytes] = []
+
+        async def send(n: int, scheduled: float) -> None:
+            value = uuid.uuid4().bytes
+            ids.append(value)
+            self.sent_at[value] = time.perf_counter()
+            await self.producer.send_and_wait(self.topic, value, key=value)
+
+        load_before = common.load_average()
+        sent = await common.at_fixed_rate(rate, seconds, send)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while any(i not in self.seen for i in ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError("records sent to the broker were not consumed")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), 1.0)
+            except TimeoutError:
+                continue
+        latencies = [(self.seen[i] - self.sent_at[i]) * 1000 for i in ids]
+        return Run(latencies, sent, 0, max(load_before, common.load_average()))
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self.producer.stop()
+        await self.consumer.stop()
+
+
+async def measure(rate: float, seconds: float, runs: int, warm_up_s: float) -> dict[str, list[Run]]:
+    env = {"ONRAMP_FEEDBACK_RATE_LIMIT": "1000000000"}  # one person sends every issue
+    async with common.backends(NAME, env) as be:
+        await common.publish(
+            be.bootstrap,
+            [
+                common.staff_upserted(SUPPORT, "it_support"),
+                common.staff_upserted(SUBMITTER, "staff"),
+                common.rollout_created(),
+            ],
+        )
+        await be.start_services(("feedback", "rollout", "notify"))
+        listener = await asyncpg.connect(be.database_url)
+        round_trip = RoundTrip(be.bootstrap)
+        try:
+            await listener.execute(TRIGGER)
+            readable = Readable()
+            await listener.add_listener("bench_readable", readable.on_notify)
+            await round_trip.start()
+            feedback = be.services["feedback"].base_url
+            headers = common.token(SUBMITTER, "staff")
+            await common.wait_accepting(feedback, headers, ISSUE)
+            # Warm-up, not counted: notify has seen the directory, the code paths are hot.
+            await onramp_run(feedback, headers, readable, rate, warm_up_s)
+            await round_trip.run(rate, warm_up_s)
+            results: dict[str, list[Run]] = {"onramp": [], "baseline": []}
+            processes = {name: process.pid for name, process in be.services.items()}
+            processes |= {"postgres": be.postgres_pid, "broker": be.broker_pid}
+            for run, target in common.interleave(runs, ("onramp", "baseline")):
+                if target == "onramp":
+                    found = await onramp_run(feedback, headers, readable, rate, seconds, processes)
+                else:
+                    found = await round_trip.run(rate, seconds)
+                results[target].append(found)
+                post = (
+                    f"  POST p99 {common.percentile(found.request_ms, 0.99):7.1f} ms"
+                    if found.request_ms
+                    else ""
+                )
+                print(
+                    f"run {run + 1} {target:8} p50 {found.p(0.5):7.1f} ms  "
+                    f"p95 {found.p(0.95):7.1f} ms  p99 {found.p(0.99):7.1f} ms  "
+                    f"errors {found.errors}  load {found.load_average}{post}"
+                    + (f"\n    CPU ms/issue {found.cpu_ms}" if found.cpu_ms else ""),
+                    flush=True,
+                )
+        finally:
+            await round_trip.stop()
+            await listener.close()
     return results
 
 
-async def main(samples: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="onramp-bench-"))
-    broker = start_broker(free_port(), log_path=folder / "broker.log")
-    postgres = start_postgres(folder / "pgdata")
-    env = {
-        **service_env(broker.bootstrap, postgres.url, SECRET),
-        "ONRAMP_FEEDBACK_RATE_LIMIT": "100000",  # one person sends every sample
-    }
-    stack = {
-        name: ServiceProcess(name, free_port(), env, log_path=folder / f"{name}.log")
-        for name in ("feedback", "rollout", "notify")
-    }
-    try:
-        await create_topics(broker.bootstrap)
-        for name in stack:
-            await migrate(name, env)
-        for process in stack.values():
-            process.start()
-        await asyncio.gather(*(p.wait_ready() for p in stack.values()))
-        baseline = await broker_round_trip(broker.bootstrap, samples)
-        measured = await reaction(stack, broker.bootstrap, samples)
-    finally:
-        stop_all(stack.values())
-        broker.stop()
-        postgres.stop()
-    report = {
-        "samples": samples,
-        "broker_round_trip": _summary(baseline),
-        "http_201_to_inbox": _summary(measured),
-    }
-    print(json.dumps(report, indent=2))
-    _save(report)
+def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, list[Run]]) -> Result:
+    onramp, baseline = found["onramp"], found["baseline"]
+
+    def metric(label: str, share: float, goal: bool = False) -> Metric:
+        values = [r.p(share) for r in onramp]
+        met = statistics.median(values) < GOAL_P99_MS if goal else None
+        return Metric(
+            label,
+            values,
+            [r.p(share) for r in baseline],
+            higher_is_better=False,
+            goal=f"p99 < {GOAL_P99_MS:.0f} ms" if goal else None,
+            met=met,
+        )
+
+    return Result(
+        bench=NAME,
+        title=f"Reaction latency at {rate:g} events/s: HTTP 201 → notification readable",
+        command=common.command(NAME, argv),
+        baseline=f"raw broker round trip (aiokafka produce → consume) at {rate:g}/s",
+        metrics=[
+            metric("p50 ms", 0.50),
+            metric("p95 ms", 0.95),
+            metric("p99 ms", 0.99, goal=True),
+            Metric(
+                "CPU ms/issue",
+                [round(sum(r.cpu_ms.values()), 3) for r in onramp],
+                None,
+                higher_is_better=False,
+            ),
+            Metric(
+                "errors",
+                [float(r.errors) for r in onramp],
+                None,
+                higher_is_better=False,
+                goal="0",
+                met=all(r.errors == 0 for r in onramp),
+            ),
+        ],
+        details={
+            "rate_per_s": rate,
+            "seconds_per_run": seconds,
+            "samples_per_run": [r.sent for r in onramp],
+            "load_average": {
+                "onramp": [r.load_average for r in onramp],
+                "baseline": [r.load_average for r in baseline],
+            },
+            "post_p50_ms": [
+                round(common.percentile(r.request_ms, 0.5), 2) for r in onramp if r.request_ms
+            ],
+            "post_p99_ms": [
+                round(common.percentile(r.request_ms, 0.99), 2) for r in onramp if r.request_ms
+            ],
+            "cpu_ms_per_issue": [r.cpu_ms for r in onramp],
+            "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+            "partitions": PARTITIONS,
+        },
+    )
 
 
-def _save(report: dict[str, object]) -> None:
-    results = Path("bench/results")
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "latency.json").write_text(json.dumps(report, indent=2) + "\n")
+def main(argv: Sequence[str] | None = None) -> int:
+    p = common.parser(NAME, __doc__ or "")
+    p.add_argument("--rate", type=float, default=200.0, help="issues (and records) per second")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of one run")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = p.parse_args(args_list)
+    if args.quick:
+        args.rate, args.seconds, args.runs = min(args.rate, 50.0), 1.0, 1
+    warm_up = 0.5 if args.quick else 2.0
+    found = asyncio.run(measure(args.rate, args.seconds, args.runs, warm_up))
+    emit(result(args_list, args.rate, args.seconds, found), args.json)
+    return 0
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=20)
-    asyncio.run(main(parser.parse_args().samples))
+    sys.exit(main())

@@ -64,6 +64,17 @@ async def connect(url: str, schema: str) -> asyncpg.Connection[asyncpg.Record]:
     return conn
 
 
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """What a released pool connection needs beyond asyncpg's own clean-up: nothing.
+
+    asyncpg rolls back a transaction left open and drops listeners itself; its default reset
+    then sends ``RESET ALL; UNLISTEN *; CLOSE ALL; SELECT pg_advisory_unlock_all()`` — one more
+    round trip for every request, consumed record and timer. Onramp leaves no session state on
+    pool connections (settings and advisory locks are per transaction, LISTEN has connections of
+    its own, cursors close with their transaction), so there is nothing for it to undo.
+    """
+
+
 async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
     """A pool whose connections resolve unqualified names in ``schema`` (and only there)."""
     pool = await asyncpg.create_pool(
@@ -72,6 +83,7 @@ async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         server_settings={"search_path": check_schema_name(schema)},
         init=_init_connection,
+        reset=_keep_session,
     )
     return pool
 

@@ -84,18 +84,41 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class RequestMetrics:
+    """Observes each request's duration by method, route template and status.
+
+    A plain ASGI middleware: ``@app.middleware("http")`` would run every request through
+    Starlette's ``BaseHTTPMiddleware`` (an extra task group and memory stream per request),
+    which costs a measurable share of a small request's time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app raises before answering
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], template, status).observe(
+                time.perf_counter() - started
+            )
+
+
 def install(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, template, response.status_code).observe(
-            time.perf_counter() - started
-        )
-        return response
+    app.add_middleware(RequestMetrics)  # added last: the outermost, so it times the others

@@ -43,6 +43,11 @@ class Waker:
     def wake(self) -> None:
         self._event.set()
 
+    def forget(self) -> None:
+        """Drop notifications received so far: the caller is about to look anyway. One that
+        arrives later still ends the next :meth:`wait` at once."""
+        self._event.clear()
+
     async def wait(self, timeout: float) -> None:
         """Return on a notification, on :meth:`wake`, or after ``timeout`` seconds."""
         await self._ensure_listening()

@@ -34,7 +34,7 @@ from shared.idempotency import IdempotencyKey, idempotent
 
 router = APIRouter(tags=["feedback"])
 
-FeedbackPolicy = Annotated[config.Policy, Depends(config.policy)]
+FeedbackPolicy = Annotated[config.Policy, Depends(config.current_policy)]
 Submitter = Annotated[Principal, Depends(require_roles("staff"))]
 Support = Annotated[Principal, Depends(require_roles("it_support"))]
 Reader = Annotated[Principal, Depends(require_roles("it_support", "admin"))]

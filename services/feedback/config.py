@@ -85,6 +85,12 @@ def policy() -> Policy:
     return FeedbackSettings().policy()
 
 
+async def current_policy() -> Policy:
+    """:func:`policy` as the routes' dependency: FastAPI runs a plain function dependency in a
+    worker thread on every request, an ``async`` one inline."""
+    return policy()
+
+
 def service_spec() -> ServiceSpec:
     # Imported here, not at the top: the routes and agents read this module's policy.
     from services.feedback.agents import SUBSCRIPTIONS

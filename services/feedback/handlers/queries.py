@@ -65,6 +65,12 @@ async def visible_row(conn: Conn, feedback_id: uuid.UUID) -> Row:
     return shown
 
 
+async def shown(conn: Conn, row: Row) -> Row:
+    """A stored row as the API shows it (a survey answer says whether a newer one replaced it)."""
+    (found,) = await _with_supersession(conn, [row])
+    return found
+
+
 async def _with_supersession(conn: Conn, rows: list[Row]) -> list[Row]:
     """Mark survey answers that a newer answer of the same respondent replaces."""
     surveys = [row for row in rows if row["kind"] == "survey"]

@@ -51,7 +51,38 @@ async def submit_feedback(
         sla=policy.sla,
     )
     await _store(conn, feedback)
-    return await queries.visible_row(conn, feedback.feedback_id)
+    return await queries.shown(conn, _as_stored(feedback))
+
+
+def _as_stored(feedback: Feedback) -> Row:
+    """The row just inserted, built from what was inserted instead of read back."""
+    content, case = feedback.content, feedback.case
+    return {
+        "feedback_id": feedback.feedback_id,
+        "rollout_id": feedback.rollout_id,
+        "kind": content.kind,
+        "csat": content.csat,
+        "nps": content.nps,
+        "severity": content.severity,
+        "category": content.category,
+        "text": content.text,
+        "anonymous": feedback.anonymous,
+        "staff_id": feedback.staff_id,
+        "department_id": feedback.department_id,
+        "respondent_key": feedback.respondent_key,
+        "channel": feedback.channel,
+        "source": feedback.source,
+        "external_id": feedback.external_id,
+        "submitted_at": feedback.submitted_at,
+        "status": case.status if case else None,
+        "ack_due_at": case.ack_due_at if case else None,
+        "resolve_due_at": case.resolve_due_at if case else None,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "resolved_at": None,
+        "resolved_by": None,
+        "resolution": None,
+    }
 
 
 async def accept_intake(

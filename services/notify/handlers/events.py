@@ -7,6 +7,7 @@ twice: a second attempt would collide on the outbox's unique event id and roll b
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -60,6 +61,23 @@ async def notification_sent(conn: Conn, fields: dict[str, Any], *, at: datetime)
         at=at,
         id=str(uuid.uuid4()),
     )
+
+
+async def notifications_sent(conn: Conn, many: Sequence[dict[str, Any]], *, at: datetime) -> None:
+    """:func:`notification_sent` for each of ``many``, staged in one statement."""
+    staged = []
+    for fields in many:
+        data = NotificationSent(**fields, at=at)
+        event = new_event(
+            SENT,
+            source=SOURCE,
+            subject=f"notification/{data.notification_id}",
+            data=data,
+            id=str(uuid.uuid4()),
+            time=at,
+        )
+        staged.append((event, topics.NOTIFY, data.recipient_id))
+    await outbox.add_all(conn, staged)
 
 
 async def notification_failed(

@@ -100,8 +100,10 @@ async def publish(conn: Conn, deps: Deps, source: Source, drafts: Sequence[Draft
         for row, draft in zip(rows, drafts, strict=True)
         if row.notification_id in new_ids
     ]
+    await events.notifications_sent(
+        conn, [sent_fields(_fields(row), "inbox") for row, _ in fresh], at=now
+    )
     for row, _ in fresh:
-        await events.notification_sent(conn, sent_fields(_fields(row), "inbox"), at=now)
         metrics.NOTIFICATIONS.labels(row.template).inc()
     await _queue_external(conn, deps, fresh, known, now)
     return len(fresh)

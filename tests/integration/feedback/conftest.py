@@ -80,7 +80,7 @@ async def api(settings: Settings) -> AsyncIterator[FeedbackApi]:
     spec = dataclasses.replace(config.service_spec(), name=schema)
     app = create_app(spec, settings.model_copy(update={"role": "api"}))
     api = FeedbackApi(app, schema, policy=policy_with())
-    app.dependency_overrides[config.policy] = lambda: api.policy
+    app.dependency_overrides[config.current_policy] = lambda: api.policy
     try:
         async with app.router.lifespan_context(app):
             yield api
