@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.db import Conn
 
 
@@ -15,3 +17,21 @@ async def claim(conn: Conn, consumer: str, source: str, event_id: str) -> bool:
         event_id,
     )
     return claimed is True
+
+
+async def claim_many(
+    conn: Conn, consumer: str, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Claim a batch of (source, id) in one statement; returns those seen for the first time.
+
+    A key repeated within ``keys`` is claimed once.
+    """
+    rows = await conn.fetch(
+        """INSERT INTO inbox (consumer, source, event_id)
+           SELECT $1, source, event_id FROM unnest($2::text[], $3::text[]) AS t(source, event_id)
+           ON CONFLICT DO NOTHING RETURNING source, event_id""",
+        consumer,
+        [source for source, _ in keys],
+        [event_id for _, event_id in keys],
+    )
+    return {(row[0], row[1]) for row in rows}

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import db, housekeeping, http, migrations
 from shared.auth import TokenVerifier
+from shared.batch_consumer import BatchConsumer
 from shared.consumer import Handler, RecordProcessor, RetryPolicy
 from shared.kafka import Publisher
 from shared.logs import configure_logging, get_logger
@@ -55,6 +56,7 @@ class Runtime:
     pool: db.Pool
     publisher: Publisher
     stream_app: StreamApp | None = None
+    batch_consumer: BatchConsumer | None = None
     relay: OutboxRelay | None = None
     processors: list[RecordProcessor] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -96,23 +98,47 @@ async def _start_workers(rt: Runtime, url: str) -> None:
     ]
     rt.closers += [relay.close, scheduler.close]
     if spec.subscriptions:
-        rt.stream_app = create_stream_app(spec.name, settings)
-        policy = RetryPolicy(
-            settings.consumer_max_attempts,
-            settings.consumer_backoff_initial_s,
-            settings.consumer_backoff_max_s,
+        await _start_consumers(rt)
+
+
+async def _start_consumers(rt: Runtime) -> None:
+    """Topics in ``ONRAMP_KAFKA_FAST_TOPICS`` run on plain aiokafka, the others on faust;
+    both hand records to the same wrapper (docs/runtimes.md)."""
+    spec, settings = rt.spec, rt.settings
+    policy = RetryPolicy(
+        settings.consumer_max_attempts,
+        settings.consumer_backoff_initial_s,
+        settings.consumer_backoff_max_s,
+    )
+    fast: dict[str, RecordProcessor] = {}
+    for topic, handlers in spec.subscriptions.items():
+        processor = RecordProcessor(
+            consumer=f"{spec.name}.{topic}",
+            handlers=handlers,
+            pool=rt.pool,
+            publisher=rt.publisher,
+            policy=policy,
+            max_record_bytes=settings.max_record_bytes,
         )
-        for topic, handlers in spec.subscriptions.items():
-            processor = RecordProcessor(
-                consumer=f"{spec.name}.{topic}",
-                handlers=handlers,
-                pool=rt.pool,
-                publisher=rt.publisher,
-                policy=policy,
-                max_record_bytes=settings.max_record_bytes,
-            )
-            subscribe(rt.stream_app, topic, processor)
-            rt.processors.append(processor)
+        rt.processors.append(processor)
+        if topic in settings.kafka_fast_topics:
+            fast[topic] = processor
+            continue
+        if rt.stream_app is None:
+            rt.stream_app = create_stream_app(spec.name, settings)
+        subscribe(
+            rt.stream_app,
+            topic,
+            processor,
+            batch_size=settings.consumer_batch_size,
+            batch_wait_s=settings.consumer_batch_wait_ms / 1000,
+        )
+    if fast:
+        rt.batch_consumer = BatchConsumer(
+            group_id=f"onramp-{spec.name}-aiokafka", processors=fast, settings=settings
+        )
+        await rt.batch_consumer.start()
+    if rt.stream_app is not None:
         await rt.stream_app.start()
         quiet_faust_logging(settings.log_level)
 
@@ -120,6 +146,8 @@ async def _start_workers(rt: Runtime, url: str) -> None:
 async def _stop(rt: Runtime) -> None:
     grace = rt.settings.shutdown_grace_s / 2
     await asyncio.gather(*(p.drain(grace) for p in rt.processors))
+    if rt.batch_consumer is not None:
+        await rt.batch_consumer.stop(grace / 2)
     if rt.stream_app is not None:
         await rt.stream_app.stop()
     for task in rt.tasks:
@@ -199,8 +227,9 @@ async def readiness(rt: Runtime) -> dict[str, str]:
         checks["migrations"] = "ok" if not missing else f"pending: {', '.join(missing)}"
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
-    if rt.stream_app is not None:
-        checks["consumers"] = "ok" if rt.stream_app.assigned else "not assigned"
+    runtimes = [r for r in (rt.stream_app, rt.batch_consumer) if r is not None]
+    if runtimes:
+        checks["consumers"] = "ok" if all(r.assigned for r in runtimes) else "not assigned"
     return checks
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["all", "api", "worker"]
 
@@ -62,6 +63,22 @@ class Settings(BaseSettings):
     consumer_backoff_initial_s: float = Field(default=0.05, gt=0)
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Consumers apply records in batches of up to consumer_batch_size, gathered for at most
+    # consumer_batch_wait_ms. Topics in kafka_fast_topics (a JSON list or comma-separated) run
+    # on plain aiokafka, the others on faust; docs/runtimes.md says which and why.
+    consumer_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    consumer_batch_wait_ms: int = Field(default=10, ge=1, le=5000)
+    kafka_fast_topics: Annotated[list[str], NoDecode] = ["onramp.training", "onramp.directory"]
+
+    @field_validator("kafka_fast_topics", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -95,29 +95,41 @@ def create_stream_app(service: str, settings: Settings) -> StreamApp:
     return app
 
 
-def subscribe(app: StreamApp, topic: str, processor: RecordProcessor) -> None:
-    """Run ``processor`` over ``topic`` as a concurrency=1 agent with manual acknowledgement."""
+def subscribe(
+    app: StreamApp,
+    topic: str,
+    processor: RecordProcessor,
+    *,
+    batch_size: int = 2000,
+    batch_wait_s: float = 0.01,
+) -> None:
+    """Run ``processor`` over ``topic`` as a concurrency=1 agent with manual acknowledgement.
+
+    The agent takes up to ``batch_size`` records, waiting at most ``batch_wait_s`` for more, and
+    acknowledges them only after the wrapper committed or dead-lettered them all. ``noack_take``
+    is the one faust batching call that does not acknowledge in a ``finally``.
+    """
     channel = app.topic(topic, value_serializer="raw", key_serializer="raw")
 
     async def agent(stream: Any) -> None:
-        async for event in stream.noack().events():
-            message = event.message
-            headers = (
-                message.headers.items() if isinstance(message.headers, Mapping) else message.headers
-            )
-            await processor.process(
-                RawRecord(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                    headers=tuple((str(k), bytes(v or b"")) for k, v in headers or ()),
-                )
-            )
-            event.ack()  # only now may the offset be committed
+        async for events in stream.noack().noack_take(batch_size, within=batch_wait_s):
+            await processor.process_batch([_raw(event.message) for event in events])
+            for event in events:
+                event.ack()  # only now may the offsets be committed
 
     app.agent(channel, name=processor.consumer, concurrency=1)(agent)
+
+
+def _raw(message: Any) -> RawRecord:
+    headers = message.headers.items() if isinstance(message.headers, Mapping) else message.headers
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple((str(k), bytes(v or b"")) for k, v in headers or ()),
+    )
 
 
 def quiet_faust_logging(level: str) -> None:

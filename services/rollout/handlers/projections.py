@@ -3,9 +3,13 @@ a change can affect (the evaluation itself runs as a durable timer, see ``evalua
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from services.rollout.domain.evidence import Answer, Issue
 from services.rollout.handlers import stages
 from services.rollout.repository import projections, rollouts
+from shared.consumer import Batched
 from shared.db import Conn
 from shared.events import CloudEvent
 from shared.events.models import (
@@ -35,7 +39,7 @@ async def _arm_if_active(conn: Conn, rollout_id: str) -> None:
         await stages.arm(conn, rollout_id)
 
 
-async def on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> None:
+async def _on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> None:
     staff = event.data
     await projections.upsert_staff(
         conn,
@@ -47,6 +51,34 @@ async def on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> Non
         at=event.time,
     )
     await _arm_all(conn)
+
+
+async def _on_staff_upserted_many(conn: Conn, events: Sequence[CloudEvent[StaffUpserted]]) -> None:
+    """One upsert for the batch; of one person's events the newest wins (the later one on a
+    tie), as applying them in turn would decide."""
+    newest: dict[str, CloudEvent[StaffUpserted]] = {}
+    for event in events:
+        kept = newest.get(event.data.staff_id)
+        if kept is None or kept.time <= event.time:
+            newest[event.data.staff_id] = event
+    await projections.upsert_staff_many(
+        conn,
+        [
+            projections.StaffRow(
+                staff_id=e.data.staff_id,
+                name=e.data.name,
+                department_id=e.data.department_id,
+                manager_id=e.data.manager_id,
+                active=e.data.active,
+                at=e.time,
+            )
+            for e in newest.values()
+        ],
+    )
+    await _arm_all(conn)
+
+
+on_staff_upserted = Batched(_on_staff_upserted, _on_staff_upserted_many)
 
 
 async def on_department_upserted(conn: Conn, event: CloudEvent[DepartmentUpserted]) -> None:
@@ -62,7 +94,7 @@ async def on_department_upserted(conn: Conn, event: CloudEvent[DepartmentUpserte
     )
 
 
-async def on_training_completed(conn: Conn, event: CloudEvent[TrainingCompleted]) -> None:
+async def _on_training_completed(conn: Conn, event: CloudEvent[TrainingCompleted]) -> None:
     """A failed attempt changes nothing: it does not take an earlier completion back."""
     training = event.data
     if training.result not in PASSING:
@@ -71,6 +103,30 @@ async def on_training_completed(conn: Conn, event: CloudEvent[TrainingCompleted]
         conn, training.staff_id, training.course_id, training.completed_at
     )
     await _arm_all(conn)
+
+
+async def _on_training_completed_many(
+    conn: Conn, events: Sequence[CloudEvent[TrainingCompleted]]
+) -> None:
+    """One upsert for the batch (the earliest completion per person and course counts) and one
+    re-evaluation request per running rollout, not one per event."""
+    earliest: dict[tuple[str, str], datetime] = {}
+    for event in events:
+        training = event.data
+        if training.result in PASSING:
+            key = (training.staff_id, training.course_id)
+            seen = earliest.get(key)
+            if seen is None or training.completed_at < seen:
+                earliest[key] = training.completed_at
+    if not earliest:
+        return
+    await projections.record_completions(
+        conn, [(staff, course, at) for (staff, course), at in earliest.items()]
+    )
+    await _arm_all(conn)
+
+
+on_training_completed = Batched(_on_training_completed, _on_training_completed_many)
 
 
 async def on_feedback_submitted(conn: Conn, event: CloudEvent[FeedbackSubmitted]) -> None:

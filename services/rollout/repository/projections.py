@@ -4,6 +4,7 @@ needs them. Every write is safe to replay and to receive out of order."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.rollout.domain.cohorts import Person
@@ -36,6 +37,36 @@ async def upsert_staff(
         manager_id,
         active,
         at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRow:
+    staff_id: str
+    name: str
+    department_id: str | None
+    manager_id: str | None
+    active: bool
+    at: datetime
+
+
+async def upsert_staff_many(conn: Conn, rows: Sequence[StaffRow]) -> None:
+    """:func:`upsert_staff` for many people in one statement (one row per person)."""
+    await conn.execute(
+        """INSERT INTO staff (staff_id, name, department_id, manager_id, active, updated_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                $5::boolean[], $6::timestamptz[])
+           ON CONFLICT (staff_id) DO UPDATE
+           SET name = EXCLUDED.name, department_id = EXCLUDED.department_id,
+               manager_id = EXCLUDED.manager_id, active = EXCLUDED.active,
+               updated_at = EXCLUDED.updated_at
+           WHERE staff.updated_at <= EXCLUDED.updated_at""",
+        [r.staff_id for r in rows],
+        [r.name for r in rows],
+        [r.department_id for r in rows],
+        [r.manager_id for r in rows],
+        [r.active for r in rows],
+        [r.at for r in rows],
     )
 
 
@@ -74,6 +105,20 @@ async def record_completion(
         staff_id,
         course_id,
         completed_at,
+    )
+
+
+async def record_completions(conn: Conn, completions: Sequence[tuple[str, str, datetime]]) -> None:
+    """:func:`record_completion` for many (staff, course, completed_at) in one statement; each
+    (staff, course) appears at most once."""
+    await conn.execute(
+        """INSERT INTO completions (staff_id, course_id, completed_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+           ON CONFLICT (staff_id, course_id) DO UPDATE
+           SET completed_at = LEAST(completions.completed_at, EXCLUDED.completed_at)""",
+        [c[0] for c in completions],
+        [c[1] for c in completions],
+        [c[2] for c in completions],
     )
 
 
