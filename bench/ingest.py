@@ -15,8 +15,8 @@ The rate of a run is measured from the moment the consumer got its partitions (O
 service's ``consumer.assigned`` log line; baseline: its rebalance listener) to the first look at
 a complete table (looked at every 10 ms), so that process start and the group join (the embedded
 broker holds a new group's first join for a few seconds) count for neither side. With
-``ONRAMP_KAFKA_FAST_TOPICS=`` (faust runs the topic) the start is the first transaction's
-instead, which leaves the first batch's decoding out.
+``ONRAMP_KAFKA_FAUST_TOPICS=onramp.training`` (faust runs the topic) the start is the first
+transaction's instead, which leaves the first batch's decoding out.
 
     .venv/bin/python -m bench.ingest [--events N] [--runs K] [--quick] [--json PATH]
 """
@@ -132,9 +132,11 @@ def assigned_at(log_path: Path, offset: int, group: str) -> datetime | None:
     with log_path.open("rb") as log:
         log.seek(offset)
         for line in log:
-            if b'"consumer.assigned"' in line and group.encode() in line:
-                stamp = json.loads(line)["timestamp"]
-                return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            if b'"consumer.assigned"' not in line:
+                continue
+            entry = json.loads(line)
+            if entry.get("consumer") == group:
+                return datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
     return None
 
 
@@ -248,7 +250,7 @@ async def onramp_run(
             if not service.is_running():
                 raise RuntimeError(f"the rollout service exited; see {service.log_path}")
             assert service.log_path is not None
-            began = began or assigned_at(service.log_path, offset, "onramp-rollout-aiokafka")
+            began = began or assigned_at(service.log_path, offset, "onramp-rollout")
             seen: int = await conn.fetchval(
                 "SELECT count(*) FROM completions WHERE course_id LIKE $1", f"{run}-%"
             )
@@ -389,7 +391,7 @@ def _details(events: int, runs: int, settings: Settings) -> dict[str, Any]:
         "runs": runs,
         "partitions": PARTITIONS,
         "staff": len(_staff_ids()),
-        "fast_topics": list(settings.kafka_fast_topics),
+        "faust_topics": list(settings.kafka_faust_topics),
         "consumer_batch_size": settings.consumer_batch_size,
         "consumer_batch_wait_ms": settings.consumer_batch_wait_ms,
         "cpus": os.cpu_count(),

@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, help="trials per scenario (3; 1 with --short)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"default {DEFAULT_JSON}")
     parser.add_argument("--keep", type=Path, help="keep logs and data in this folder")
+    parser.add_argument(
+        "--runtime",
+        choices=("aiokafka", "faust"),
+        default="aiokafka",
+        help="consumer runtime of every topic (default aiokafka, the services' default)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # outages are the point here
@@ -30,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         trials=args.trials or (1 if args.short else 3),
         short=args.short,
         keep=args.keep,
+        runtime=args.runtime,
     )
     history = args.json.with_name("history.jsonl")
     report = asyncio.run(run(options, lambda line: print(line, flush=True), history))

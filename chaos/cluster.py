@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -27,6 +27,9 @@ from onramp.backends import (
 )
 from onramp.processes import ServiceProcess, service_env, stop_all
 from shared.auth import issue_dev_token
+from shared.events.topics import ALL_TOPICS
+
+Runtime = Literal["aiokafka", "faust"]
 
 SERVICES = ("feedback", "rollout", "notify")
 JWT_SECRET = "onramp-chaos-secret-of-at-least-32-bytes"
@@ -51,8 +54,9 @@ class Mailbox:
 class Cluster:
     """Every process of one chaos run, on loopback, in ``folder`` (logs, PostgreSQL data)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, runtime: Runtime = "aiokafka") -> None:
         self.folder = folder
+        self.runtime = runtime
         self.mailbox = Mailbox()
         self.smtp_port = free_port()
         self._smtp = Controller(self.mailbox, hostname="127.0.0.1", port=self.smtp_port)
@@ -87,6 +91,8 @@ class Cluster:
             "ONRAMP_LOG_LEVEL": "INFO",
             "ONRAMP_SMTP_HOST": "127.0.0.1",
             "ONRAMP_SMTP_PORT": str(self.smtp_port),
+            # The default runs every topic on plain aiokafka; "faust" runs them all as agents.
+            "ONRAMP_KAFKA_FAUST_TOPICS": ",".join(ALL_TOPICS) if self.runtime == "faust" else "",
         }
 
     async def start(self) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from chaos.checker import Checker
-from chaos.cluster import Cluster, until
+from chaos.cluster import Cluster, Runtime, until
 from chaos.faults import Context, Fault
 from chaos.history import History, Observer
 from chaos.load import Load, setup_world
@@ -32,6 +32,7 @@ class Options:
     trials: int
     short: bool
     keep: Path | None = None  # where to keep logs and data; a temporary folder otherwise
+    runtime: Runtime = "aiokafka"  # the consumer runtime every subscribed topic runs on
 
     @property
     def tick_s(self) -> float:
@@ -169,7 +170,7 @@ async def run(
             folder = options.keep
         else:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="onramp-chaos-")))
-        cluster = Cluster(folder)
+        cluster = Cluster(folder, runtime=options.runtime)
         try:
             started = time.monotonic()
             await cluster.start()
@@ -177,7 +178,10 @@ async def run(
             try:
                 await run_.observer.start()
                 await setup_world(cluster, run_.history)
-                say(f"cluster up in {time.monotonic() - started:.1f} s (logs in {folder})")
+                say(
+                    f"cluster up in {time.monotonic() - started:.1f} s, consumers on "
+                    f"{options.runtime} (logs in {folder})"
+                )
                 for name in options.scenarios:
                     for trial_no in range(options.trials):
                         report.trials.append(await run_.trial(name, trial_no))

@@ -1,9 +1,11 @@
-"""The plain-aiokafka runtime: the same wrapper as the faust agents, for the hot ingest topics.
+"""The plain-aiokafka runtime, Onramp's default: the same wrapper as the faust agents.
 
-faust spends several times aiokafka's CPU per record before the wrapper sees it; topics that
-bring bulk data from other systems (``ONRAMP_KAFKA_FAST_TOPICS``) run here instead, on one
-consumer per service in its own group, ``onramp-<service>-aiokafka``. The rules are the faust
-agents' rules:
+faust spends several times aiokafka's CPU per record before the wrapper sees it, and its
+consumer skips records whose offsets it believes it has read (which loses records when a log
+starts again from offset 0, see docs/runtimes.md). Every topic not listed in
+``ONRAMP_KAFKA_FAUST_TOPICS`` (by default: all of them) runs here, on one consumer per service in
+the group ``onramp-<service>`` (faust agents use ``onramp-<service>-faust``). The rules are the
+faust agents' rules:
 
 - each fetch (up to ``ONRAMP_CONSUMER_BATCH_SIZE`` records) is handed, one batch per topic, to
   the topic's :class:`~shared.consumer.RecordProcessor`, each partition's records in their

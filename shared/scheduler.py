@@ -62,37 +62,58 @@ class Scheduler:
         url: str,
         schema: str,
         poll_interval_s: float,
+        batch_size: int = 50,
         max_backoff_s: float = 300.0,
     ) -> None:
         self._pool = pool
         self._handlers = handlers
         self._schema = schema
         self._poll_interval_s = poll_interval_s
+        self._batch_size = batch_size
         self._max_backoff_s = max_backoff_s
         self._waker = Waker(url, schema, f"{schema}.timers")
 
     async def fire_one(self) -> bool:
         """Fire the earliest due timer, if any. False when nothing is due."""
+        return await self.fire_due(1) > 0
+
+    async def fire_due(self, limit: int) -> int:
+        """Fire up to ``limit`` due timers, earliest first, in one transaction; how many fired.
+
+        Each timer is deleted and handled under its own savepoint, so a failing handler keeps
+        only its own timer (for a retry later). A timer an earlier handler of the batch cancelled
+        or moved is left alone, exactly as if the timers had fired one transaction each. A
+        transient database error rolls the whole batch back; its timers fire on the next try.
+        """
+        fired: list[Timer] = []
         async with db.transaction(self._pool) as conn:
-            row = await conn.fetchrow(
-                """DELETE FROM timers WHERE id = (
-                       SELECT id FROM timers WHERE due_at <= now()
-                       ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-                   RETURNING id, kind, key, due_at, payload, attempts"""
+            claimed = await conn.fetch(
+                """SELECT id, due_at FROM timers WHERE due_at <= now()
+                   ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                limit,
             )
-            if row is None:
-                return False
-            timer = Timer(**dict(row))
-            try:
-                async with conn.transaction():  # a savepoint: a failing handler keeps the timer
-                    await self._handlers[timer.kind](conn, timer)
-            except Exception as exc:
-                if db.is_transient(exc):
-                    raise
-                await self._retry_later(conn, timer, exc)
-                return True
-        TIMERS_FIRED.labels(self._schema, timer.kind).inc()
-        return True
+            for id_, due_at in claimed:
+                row = await conn.fetchrow(
+                    """DELETE FROM timers WHERE id = $1 AND due_at = $2
+                       RETURNING id, kind, key, due_at, payload, attempts""",
+                    id_,
+                    due_at,
+                )
+                if row is None:  # cancelled or moved by an earlier handler of this batch
+                    continue
+                timer = Timer(**dict(row))
+                try:
+                    async with conn.transaction():  # a savepoint: a failing handler keeps the timer
+                        await self._handlers[timer.kind](conn, timer)
+                except Exception as exc:
+                    if db.is_transient(exc):
+                        raise
+                    await self._retry_later(conn, timer, exc)
+                    continue
+                fired.append(timer)
+        for timer in fired:
+            TIMERS_FIRED.labels(self._schema, timer.kind).inc()
+        return len(claimed)
 
     async def _retry_later(self, conn: db.Conn, timer: Timer, exc: Exception) -> None:
         delay = min(self._max_backoff_s, 2.0**timer.attempts)
@@ -120,7 +141,7 @@ class Scheduler:
         backoff = 0.0
         while True:
             try:
-                while await self.fire_one():
+                while await self.fire_due(self._batch_size):
                     pass
                 wait = await self._seconds_to_next()
                 backoff = 0.0

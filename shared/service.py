@@ -102,8 +102,8 @@ async def _start_workers(rt: Runtime, url: str) -> None:
 
 
 async def _start_consumers(rt: Runtime) -> None:
-    """Topics in ``ONRAMP_KAFKA_FAST_TOPICS`` run on plain aiokafka, the others on faust;
-    both hand records to the same wrapper (docs/runtimes.md)."""
+    """Topics run on plain aiokafka, except those in ``ONRAMP_KAFKA_FAUST_TOPICS``, which run as
+    faust agents; both hand records to the same wrapper (docs/runtimes.md)."""
     spec, settings = rt.spec, rt.settings
     policy = RetryPolicy(
         settings.consumer_max_attempts,
@@ -121,7 +121,7 @@ async def _start_consumers(rt: Runtime) -> None:
             max_record_bytes=settings.max_record_bytes,
         )
         rt.processors.append(processor)
-        if topic in settings.kafka_fast_topics:
+        if topic not in settings.kafka_faust_topics:
             fast[topic] = processor
             continue
         if rt.stream_app is None:
@@ -135,7 +135,7 @@ async def _start_consumers(rt: Runtime) -> None:
         )
     if fast:
         rt.batch_consumer = BatchConsumer(
-            group_id=f"onramp-{spec.name}-aiokafka", processors=fast, settings=settings
+            group_id=f"onramp-{spec.name}", processors=fast, settings=settings
         )
         await rt.batch_consumer.start()
     if rt.stream_app is not None:

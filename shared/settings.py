@@ -64,13 +64,14 @@ class Settings(BaseSettings):
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Consumers apply records in batches of up to consumer_batch_size, gathered for at most
-    # consumer_batch_wait_ms. Topics in kafka_fast_topics (a JSON list or comma-separated) run
-    # on plain aiokafka, the others on faust; docs/runtimes.md says which and why.
+    # consumer_batch_wait_ms. Consumers run on plain aiokafka with manual commits, except the
+    # topics in kafka_faust_topics (a JSON list or comma-separated), which run as faust agents;
+    # docs/runtimes.md says why.
     consumer_batch_size: int = Field(default=2000, ge=1, le=10_000)
     consumer_batch_wait_ms: int = Field(default=10, ge=1, le=5000)
-    kafka_fast_topics: Annotated[list[str], NoDecode] = ["onramp.training", "onramp.directory"]
+    kafka_faust_topics: Annotated[list[str], NoDecode] = []
 
-    @field_validator("kafka_fast_topics", mode="before")
+    @field_validator("kafka_faust_topics", mode="before")
     @classmethod
     def _split_topics(cls, value: object) -> object:
         if isinstance(value, str):

@@ -70,7 +70,7 @@ def _credentials(settings: Settings) -> Any:
 
 def create_stream_app(service: str, settings: Settings) -> StreamApp:
     app = StreamApp(
-        f"onramp-{service}",
+        f"onramp-{service}-faust",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=_credentials(settings),
         web_enabled=False,

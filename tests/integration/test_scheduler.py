@@ -143,3 +143,57 @@ async def test_rescheduling_the_same_timer_from_its_handler_keeps_it(
     assert await runner.fire_one()
     assert not await runner.fire_one()
     assert await fired.fetchval("SELECT count(*) FROM timers WHERE key = 'repeating'") == 1
+
+
+async def test_a_batch_fires_in_due_order_and_a_failure_keeps_only_its_own_timer(
+    fired: db.Pool, make_scheduler: MakeScheduler
+) -> None:
+    async def picky(conn: db.Conn, timer: Timer) -> None:
+        await record_firing(conn, timer)
+        if timer.key == "b-bad":
+            raise ValueError("not this one")
+
+    for n, key in enumerate(["b-1", "b-bad", "b-2", "b-3"]):
+        await schedule(fired, key, timedelta(seconds=-10 + n))
+    runner = make_scheduler({"test": picky})
+    assert await runner.fire_due(10) == 4
+    rows = await fired.fetch("SELECT key FROM fired ORDER BY at, ctid")
+    assert [r["key"] for r in rows] == ["b-1", "b-2", "b-3"]
+    left = await fired.fetchrow("SELECT key, attempts FROM timers")
+    assert left is not None
+    assert (left["key"], left["attempts"]) == ("b-bad", 1)
+
+
+async def test_a_timer_cancelled_or_moved_by_an_earlier_handler_of_the_batch_stays_so(
+    fired: db.Pool, make_scheduler: MakeScheduler
+) -> None:
+    """Batching changes nothing: as if each timer had fired in a transaction of its own."""
+
+    async def first(conn: db.Conn, timer: Timer) -> None:
+        await record_firing(conn, timer)
+        await scheduler.cancel(conn, "test", "cancelled")
+        await scheduler.schedule(conn, "test", "moved", datetime.now(UTC) + timedelta(hours=1))
+
+    await schedule(fired, "first", timedelta(seconds=-3), kind="first")
+    await schedule(fired, "cancelled", timedelta(seconds=-2))
+    await schedule(fired, "moved", timedelta(seconds=-1))
+    runner = make_scheduler({"first": first, "test": record_firing})
+    assert await runner.fire_due(10) == 3
+    assert await fired_keys(fired) == ["first"]
+    left = await fired.fetch("SELECT key FROM timers")
+    assert [r["key"] for r in left] == ["moved"]
+
+
+async def test_two_instances_firing_batches_never_fire_a_timer_twice(
+    fired: db.Pool, make_scheduler: MakeScheduler
+) -> None:
+    for n in range(300):
+        await schedule(fired, f"t{n:03}", timedelta(seconds=-1))
+    first, second = make_scheduler({"test": record_firing}), make_scheduler({"test": record_firing})
+
+    async def drain(runner: Scheduler) -> None:
+        while await runner.fire_due(25):
+            pass
+
+    await asyncio.gather(drain(first), drain(second))
+    assert sorted(await fired_keys(fired)) == [f"t{n:03}" for n in range(300)]
