@@ -41,6 +41,7 @@ class ServiceSpec:
     migrations: Path
     subscriptions: Mapping[str, Mapping[str, Handler]] = field(default_factory=dict)
     timers: Mapping[str, TimerHandler] = field(default_factory=dict)
+    pages: APIRouter | None = None  # HTML pages, mounted at the root instead of under /v1
 
     def port(self, settings: Settings) -> int:
         port: int = getattr(settings, f"{self.name}_port")
@@ -188,6 +189,8 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     http.install(app, max_body_bytes=settings.max_body_bytes)
     app.include_router(_operations_router())
     app.include_router(spec.router, prefix="/v1")
+    if spec.pages is not None:
+        app.include_router(spec.pages)
     return app
 
 

@@ -38,11 +38,9 @@ from services.notify.settings import Deps, process_deps
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import Tx
 from shared.idempotency import IdempotencyKey, idempotent
-from shared.web import pages_outside_v1
 
-# The inbox page lives at the root, its fragment under /v1 (services/notify/web).
-router = APIRouter(lifespan=pages_outside_v1(web.pages))
-web.add_fragments(router)
+router = APIRouter()
+web.add_fragments(router)  # the inbox page's fragment; the page itself is in config.SPEC.pages
 
 NotifyDeps = Annotated[Deps, Depends(process_deps)]
 PolicyReader = Annotated[Principal, Depends(require_roles("admin", "it_support"))]

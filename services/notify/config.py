@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notify import agents
+from services.notify import agents, web
 from services.notify.api import router
 from services.notify.settings import Deps, NotifySettings, process_deps
 from shared.service import ServiceSpec
+from shared.web import site
 
 __all__ = ["SPEC", "NotifySettings", "build_spec"]
 
@@ -20,6 +21,7 @@ def build_spec(deps: Deps) -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         subscriptions=agents.subscriptions(deps),
         timers=agents.timers(deps),
+        pages=site(web.pages),
     )
 
 

@@ -14,12 +14,12 @@ from services.rollout import api, web
 from services.rollout.agents import SUBSCRIPTIONS, TIMERS
 from services.rollout.settings import RolloutSettings, get_settings
 from shared.service import ServiceSpec
-from shared.web import pages_outside_v1
+from shared.web import site
 
 __all__ = ["SPEC", "RolloutSettings", "get_settings"]
 
-# The API, plus the dashboard's fragments under /v1 and its pages at the root.
-router = APIRouter(lifespan=pages_outside_v1(web.pages))
+# The API and the dashboard's fragments, both under /v1; the dashboard's pages at the root.
+router = APIRouter()
 router.include_router(api.router)
 router.include_router(web.fragments)
 
@@ -30,4 +30,5 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     subscriptions=SUBSCRIPTIONS,
     timers=TIMERS,
+    pages=site(web.pages),
 )

@@ -10,8 +10,7 @@ CLDR data. No business rule lives here: services bring their own templates and c
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +22,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -229,22 +228,12 @@ def static_router() -> APIRouter:
     return router
 
 
-def pages_outside_v1(
-    pages: APIRouter,
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """A router lifespan that adds ``pages`` (and the static files) at the root of the app.
-
-    A service hands one router to the process wiring, which mounts it under ``/v1``; the HTML
-    pages carry no data and no bearer token (a browser navigation cannot send one), so they
-    live outside ``/v1``. Data comes from ``/v1`` fragment routes that check the token.
-    """
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not getattr(app.state, "pages_mounted", False):
-            app.include_router(pages)
-            app.include_router(static_router())
-            app.state.pages_mounted = True
-        yield
-
-    return lifespan
+def site(pages: APIRouter) -> APIRouter:
+    """A service's HTML pages with the static files and development sign-in, for
+    ``ServiceSpec.pages``: mounted at the root, outside ``/v1``. The pages carry no data and no
+    bearer token (a browser navigation cannot send one); data comes from ``/v1`` fragment routes
+    that check the token like every other API route."""
+    router = APIRouter(include_in_schema=False)
+    router.include_router(pages)
+    router.include_router(static_router())
+    return router
