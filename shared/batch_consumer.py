@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import KafkaError
 
-from shared.consumer import Prepared, RawRecord, RecordProcessor, raw_headers
+from shared.consumer import Prepared, RawRecord, RecordProcessor
 from shared.kafka import client_options
 from shared.logs import get_logger
 from shared.settings import Settings
@@ -165,7 +165,7 @@ class BatchConsumer:
     def _prepare(self, fetched: Mapping[TopicPartition, Sequence[Any]]) -> _Fetch:
         by_topic: dict[str, list[RawRecord]] = {}
         for tp, messages in fetched.items():  # each partition's records stay in order
-            by_topic.setdefault(tp.topic, []).extend(_raw(m) for m in messages)
+            by_topic.setdefault(tp.topic, []).extend(RawRecord.of(m) for m in messages)
         return _Fetch(
             starts={tp: messages[0].offset for tp, messages in fetched.items()},
             ends={tp: messages[-1].offset + 1 for tp, messages in fetched.items()},
@@ -247,14 +247,3 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._owner._on_assigned(assigned)
-
-
-def _raw(message: Any) -> RawRecord:
-    return RawRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=raw_headers(message.headers),
-    )

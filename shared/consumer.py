@@ -70,6 +70,20 @@ class RawRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
+    @classmethod
+    def of(cls, message: Any) -> RawRecord:
+        """From a runtime's message: an aiokafka ``ConsumerRecord`` or a faust ``Message``
+        (whose headers may be a mapping)."""
+        headers = message.headers
+        return cls(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=raw_headers(headers.items() if isinstance(headers, Mapping) else headers),
+        )
+
 
 _VALUE = operator.itemgetter(1)
 

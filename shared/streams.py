@@ -8,7 +8,6 @@ replace that one value with ``ONRAMP_KAFKA_FETCH_MAX_WAIT_MS`` and change nothin
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -113,23 +112,11 @@ def subscribe(
 
     async def agent(stream: Any) -> None:
         async for events in stream.noack().noack_take(batch_size, within=batch_wait_s):
-            await processor.process_batch([_raw(event.message) for event in events])
+            await processor.process_batch([RawRecord.of(event.message) for event in events])
             for event in events:
                 event.ack()  # only now may the offsets be committed
 
     app.agent(channel, name=processor.consumer, concurrency=1)(agent)
-
-
-def _raw(message: Any) -> RawRecord:
-    headers = message.headers.items() if isinstance(message.headers, Mapping) else message.headers
-    return RawRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), bytes(v or b"")) for k, v in headers or ()),
-    )
 
 
 def quiet_faust_logging(level: str) -> None:
