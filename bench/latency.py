@@ -1,9 +1,12 @@
 """Reaction latency at a fixed rate: feedback accepted (HTTP 201) → notification readable.
 
-Starts its own embedded broker, PostgreSQL and the three services. Onramp: a staff member
-reports critical issues at ``--rate`` a second (open loop: each request starts on schedule,
-whatever the previous ones do); each opens an escalation case in notify, whose first level puts
-a notification in IT support's inbox. The reaction time of one issue is from its 201 reaching
+Starts its own embedded broker, PostgreSQL and the three services. Onramp: staff send feedback
+at ``--rate`` a second (open loop: each request starts on schedule, whatever the previous ones
+do). A share of it (``--issue-share``, 10 % by default) is critical issues, the rest survey
+answers, as in a rollout where many people answer and few things break; every piece of feedback
+goes the whole way (outbox → broker → rollout's and notify's consumers). Each critical issue
+opens an escalation case in notify, whose first level puts a notification in IT support's inbox,
+and its reaction time is measured: from its 201 reaching
 the client to the commit of that notification (a trigger the bench adds to notify's
 ``notifications`` table sends a ``NOTIFY`` with the feedback id; PostgreSQL delivers it at
 commit, the moment the row becomes readable through ``GET /v1/me/notifications``).
@@ -12,7 +15,9 @@ Baseline, measured in the same run at the same rate: the raw broker round trip, 
 producer (``acks=all``, ``linger_ms`` as Onramp's publisher) to an aiokafka consumer with
 Onramp's fetch wait, on a topic with as many partitions as Onramp's.
 
-    .venv/bin/python -m bench.latency [--rate 200] [--seconds 10] [--runs 3] [--quick]
+``--issue-share 1`` makes every request a critical issue: the heaviest path at the full rate.
+
+    .venv/bin/python -m bench.latency [--rate 200] [--issue-share 0.1] [--seconds 10] [--runs 3]
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ CREATE TRIGGER bench_readable AFTER INSERT ON notify.notifications
 """
 
 ISSUE = {"rollout_id": common.ROLLOUT, "kind": "issue", "severity": "critical", "text": "down"}
+ANSWERS = [{"rollout_id": common.ROLLOUT, "kind": "survey", "csat": csat} for csat in range(1, 6)]
 
 
 @dataclass(frozen=True)
@@ -106,9 +112,11 @@ async def onramp_run(
     rate: float,
     seconds: float,
     processes: Mapping[str, int | None] | None = None,
+    issue_share: float = 1.0,
 ) -> Run:
-    """Issues at ``rate`` for ``seconds``, on fresh connections (an idle keep-alive connection
-    the server closed between runs would fail a request for the client's sake)."""
+    """Feedback at ``rate`` for ``seconds``, ``issue_share`` of it critical issues (measured),
+    the rest survey answers, on fresh connections (an idle keep-alive connection the server
+    closed between runs would fail a request for the client's sake)."""
     accepted: dict[str, float] = {}
     requests: list[float] = []
     errors = 0
@@ -117,18 +125,21 @@ async def onramp_run(
 
     async def send(n: int, scheduled: float) -> None:
         nonlocal errors
+        issue = int((n + 1) * issue_share) > int(n * issue_share)  # evenly spread
         started = time.perf_counter()
         try:
-            response = await client.post("/v1/feedback", json=ISSUE)
+            body = ISSUE if issue else ANSWERS[n % len(ANSWERS)]
+            response = await client.post("/v1/feedback", json=body)
         except httpx.HTTPError:
             errors += 1
             return
         at = time.perf_counter()
-        if response.status_code == 201:
-            accepted[response.json()["feedback_id"]] = at
-            requests.append((at - started) * 1000)
-        else:
+        if response.status_code != 201:
             errors += 1
+            return
+        requests.append((at - started) * 1000)
+        if issue:
+            accepted[response.json()["feedback_id"]] = at
 
     processes = processes or {}
     meters = {name: common.CpuMeter([pid]) for name, pid in processes.items()}
@@ -136,6 +147,7 @@ async def onramp_run(
     async with client:
         sent = await common.at_fixed_rate(rate, seconds, send)
     await readable.wait_for(list(accepted), SETTLE_TIMEOUT_S)
+    # CPU per piece of feedback sent (issues and answers alike)
     cpu = {name: round(meter.used() * 1000 / max(1, sent), 3) for name, meter in meters.items()}
     latencies = [(readable.seen[i] - at) * 1000 for i, at in accepted.items()]
     return Run(latencies, sent, errors, max(load_before, common.load_average()), requests, cpu)
@@ -207,7 +219,9 @@ class RoundTrip:
         await self.consumer.stop()
 
 
-async def measure(rate: float, seconds: float, runs: int, warm_up_s: float) -> dict[str, list[Run]]:
+async def measure(
+    rate: float, seconds: float, runs: int, warm_up_s: float, issue_share: float
+) -> dict[str, list[Run]]:
     env = {"ONRAMP_FEEDBACK_RATE_LIMIT": "1000000000"}  # one person sends every issue
     async with common.backends(NAME, env) as be:
         await common.publish(
@@ -230,14 +244,16 @@ async def measure(rate: float, seconds: float, runs: int, warm_up_s: float) -> d
             headers = common.token(SUBMITTER, "staff")
             await common.wait_accepting(feedback, headers, ISSUE)
             # Warm-up, not counted: notify has seen the directory, the code paths are hot.
-            await onramp_run(feedback, headers, readable, rate, warm_up_s)
+            await onramp_run(feedback, headers, readable, rate, warm_up_s, None, issue_share)
             await round_trip.run(rate, warm_up_s)
             results: dict[str, list[Run]] = {"onramp": [], "baseline": []}
             processes = {name: process.pid for name, process in be.services.items()}
             processes |= {"postgres": be.postgres_pid, "broker": be.broker_pid}
             for run, target in common.interleave(runs, ("onramp", "baseline")):
                 if target == "onramp":
-                    found = await onramp_run(feedback, headers, readable, rate, seconds, processes)
+                    found = await onramp_run(
+                        feedback, headers, readable, rate, seconds, processes, issue_share
+                    )
                 else:
                     found = await round_trip.run(rate, seconds)
                 results[target].append(found)
@@ -250,7 +266,7 @@ async def measure(rate: float, seconds: float, runs: int, warm_up_s: float) -> d
                     f"run {run + 1} {target:8} p50 {found.p(0.5):7.1f} ms  "
                     f"p95 {found.p(0.95):7.1f} ms  p99 {found.p(0.99):7.1f} ms  "
                     f"errors {found.errors}  load {found.load_average}{post}"
-                    + (f"\n    CPU ms/issue {found.cpu_ms}" if found.cpu_ms else ""),
+                    + (f"\n    CPU ms/event {found.cpu_ms}" if found.cpu_ms else ""),
                     flush=True,
                 )
         finally:
@@ -259,7 +275,13 @@ async def measure(rate: float, seconds: float, runs: int, warm_up_s: float) -> d
     return results
 
 
-def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, list[Run]]) -> Result:
+def result(
+    argv: Sequence[str],
+    rate: float,
+    seconds: float,
+    issue_share: float,
+    found: dict[str, list[Run]],
+) -> Result:
     onramp, baseline = found["onramp"], found["baseline"]
 
     def metric(label: str, share: float, goal: bool = False) -> Metric:
@@ -276,7 +298,10 @@ def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, li
 
     return Result(
         bench=NAME,
-        title=f"Reaction latency at {rate:g} events/s: HTTP 201 → notification readable",
+        title=(
+            f"Reaction latency at {rate:g} events/s ({issue_share:.0%} critical issues): "
+            "HTTP 201 → notification readable"
+        ),
         command=common.command(NAME, argv),
         baseline=f"raw broker round trip (aiokafka produce → consume) at {rate:g}/s",
         metrics=[
@@ -284,7 +309,7 @@ def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, li
             metric("p95 ms", 0.95),
             metric("p99 ms", 0.99, goal=True),
             Metric(
-                "CPU ms/issue",
+                "CPU ms/event",
                 [round(sum(r.cpu_ms.values()), 3) for r in onramp],
                 None,
                 higher_is_better=False,
@@ -300,6 +325,7 @@ def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, li
         ],
         details={
             "rate_per_s": rate,
+            "issue_share": issue_share,
             "seconds_per_run": seconds,
             "samples_per_run": [r.sent for r in onramp],
             "load_average": {
@@ -312,7 +338,7 @@ def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, li
             "post_p99_ms": [
                 round(common.percentile(r.request_ms, 0.99), 2) for r in onramp if r.request_ms
             ],
-            "cpu_ms_per_issue": [r.cpu_ms for r in onramp],
+            "cpu_ms_per_event": [r.cpu_ms for r in onramp],
             "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
             "partitions": PARTITIONS,
         },
@@ -321,15 +347,23 @@ def result(argv: Sequence[str], rate: float, seconds: float, found: dict[str, li
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = common.parser(NAME, __doc__ or "")
-    p.add_argument("--rate", type=float, default=200.0, help="issues (and records) per second")
+    p.add_argument("--rate", type=float, default=200.0, help="feedback (and records) per second")
+    p.add_argument(
+        "--issue-share",
+        type=float,
+        default=0.1,
+        help="share of the feedback that is critical issues, whose reaction is measured",
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="length of one run")
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(args_list)
     if args.quick:
         args.rate, args.seconds, args.runs = min(args.rate, 50.0), 1.0, 1
     warm_up = 0.5 if args.quick else 2.0
-    found = asyncio.run(measure(args.rate, args.seconds, args.runs, warm_up))
-    emit(result(args_list, args.rate, args.seconds, found), args.json)
+    if not 0 < args.issue_share <= 1:
+        p.error("--issue-share must be in (0, 1]")
+    found = asyncio.run(measure(args.rate, args.seconds, args.runs, warm_up, args.issue_share))
+    emit(result(args_list, args.rate, args.seconds, args.issue_share, found), args.json)
     return 0
 
 
