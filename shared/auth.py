@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -32,9 +33,18 @@ class TokenVerifier:
     """Checks signature, expiry and (when configured) issuer and audience.
 
     HS256 with a shared secret in development; RS256 keys fetched from a JWKS URL in production.
+    A token verified once is remembered (at most ``CACHE_SIZE`` tokens, least recently used
+    first out) until it expires or ``CACHE_TTL_S`` passed, whichever is sooner: a client sends
+    the same token with every request, and checking its signature each time was a measurable
+    share of a request's CPU.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    CACHE_SIZE = 4096
+    CACHE_TTL_S = 300.0
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._algorithms = list(settings.jwt_algorithms)
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
@@ -44,6 +54,21 @@ class TokenVerifier:
             raise ValueError("set ONRAMP_JWT_SECRET or ONRAMP_JWT_JWKS_URL")
 
     def verify(self, token: str) -> Principal:
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, valid_until = cached
+            if now < valid_until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires_at = self._check(token)
+        self._verified[token] = (principal, min(expires_at, now + self.CACHE_TTL_S))
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         key: Any = self._secret
         if self._jwks is not None:
             key = self._jwks.get_signing_key_from_jwt(token).key
@@ -58,7 +83,7 @@ class TokenVerifier:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise jwt.InvalidTokenError("roles must be a list of strings")
-        return Principal(sub=str(claims["sub"]), roles=frozenset(roles))
+        return Principal(sub=str(claims["sub"]), roles=frozenset(roles)), float(claims["exp"])
 
 
 def issue_dev_token(secret: str, sub: str, roles: list[str], ttl_s: int = 12 * 3600) -> str:

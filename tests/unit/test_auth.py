@@ -277,3 +277,44 @@ async def test_callers_with_a_role_get_through(
     response = await client.get(path, headers=_bearer(issue_dev_token(SECRET, "s-7", roles)))
     assert response.status_code == 200
     assert response.json()["sub"] == "s-7"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    clock = _Clock()
+    verifier = TokenVerifier(_settings(), clock=clock)
+    token = _hs(_claims(exp=int(clock.now) + 60))
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first  # from the cache: the same object
+    clock.now += 61  # past exp by the verifier's clock: not answered from the cache any more
+    assert verifier.verify(token) is not first  # (PyJWT's own clock decides about expiry)
+
+
+def test_a_remembered_token_is_checked_again_after_the_cache_ttl() -> None:
+    clock = _Clock()
+    verifier = TokenVerifier(_settings(), clock=clock)
+    token = _hs(_claims(exp=int(clock.now) + 3600))
+    first = verifier.verify(token)
+    clock.now += TokenVerifier.CACHE_TTL_S + 1
+    again = verifier.verify(token)
+    assert again == first
+    assert again is not first  # verified anew
+
+
+def test_the_cache_keeps_the_most_recently_used_tokens() -> None:
+    verifier = _verifier()
+    verifier.CACHE_SIZE = 2
+    tokens = [issue_dev_token(SECRET, f"s-{n}", ["staff"]) for n in range(3)]
+    kept = verifier.verify(tokens[0])
+    evicted = verifier.verify(tokens[1])
+    assert verifier.verify(tokens[0]) is kept  # used again: now the most recent
+    verifier.verify(tokens[2])  # evicts tokens[1], not tokens[0]
+    assert verifier.verify(tokens[0]) is kept
+    assert verifier.verify(tokens[1]) is not evicted  # verified anew
