@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -28,7 +29,9 @@ from shared.logs import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.scheduler import Scheduler, TimerHandler
 from shared.settings import Settings
-from shared.streams import StreamApp, create_stream_app, quiet_faust_logging, subscribe
+
+if TYPE_CHECKING:  # faust is imported only by a service that runs a topic on it
+    from shared.streams import StreamApp
 
 log = get_logger("onramp.service")
 
@@ -125,6 +128,8 @@ async def _start_consumers(rt: Runtime) -> None:
         if topic not in settings.kafka_faust_topics:
             fast[topic] = processor
             continue
+        from shared.streams import create_stream_app, subscribe
+
         if rt.stream_app is None:
             rt.stream_app = create_stream_app(spec.name, settings)
         subscribe(
@@ -140,6 +145,8 @@ async def _start_consumers(rt: Runtime) -> None:
         )
         await rt.batch_consumer.start()
     if rt.stream_app is not None:
+        from shared.streams import quiet_faust_logging
+
         await rt.stream_app.start()
         quiet_faust_logging(settings.log_level)
 
