@@ -87,6 +87,11 @@ class BatchConsumer:
         return list(self._processors)
 
     @property
+    def stopping(self) -> bool:
+        """``stop`` was called: no new fetch is applied."""
+        return self._closing
+
+    @property
     def assigned(self) -> bool:
         """The group has been joined and no rebalance is under way."""
         return self._joined and not self._rebalancing

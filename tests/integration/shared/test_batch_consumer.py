@@ -155,8 +155,12 @@ async def test_stop_finishes_the_fetch_in_hand_and_commits_it(
     await asyncio.wait_for(entered.wait(), 20)
 
     stopping = asyncio.create_task(consumer.stop(10.0))
-    await asyncio.sleep(0)  # stop has begun and waits for the batch in hand
-    assert not stopping.done()
+
+    async def stop_has_begun() -> bool:
+        return consumer.stopping
+
+    await eventually(stop_has_begun, timeout=5)
+    assert not stopping.done()  # it waits for the batch in hand
     release.set()
     await stopping
 
