@@ -93,3 +93,14 @@ async def transaction(pool: Pool) -> AsyncIterator[Conn]:
     """The one way the edge (a request, a consumer, a timer) opens and commits a transaction."""
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+@asynccontextmanager
+async def atomic(conn: Conn) -> AsyncIterator[Conn]:
+    """Statements that must commit together: in ``conn``'s open transaction if it has one (the
+    edge's), otherwise in a transaction of their own."""
+    if conn.is_in_transaction():
+        yield conn
+        return
+    async with conn.transaction():
+        yield conn

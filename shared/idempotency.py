@@ -1,7 +1,8 @@
 """``Idempotency-Key`` for commands: a repeat returns the first answer and emits nothing new.
 
-The key is claimed in the request's own transaction, so it commits together with the command's
-effect and outbox rows; a command that fails leaves no key behind. A concurrent repeat waits on
+The key is claimed in the request's own transaction (or, for a route without one, in a transaction
+opened here), so it commits together with the command's effect and outbox rows; a command that
+fails leaves no key behind. A concurrent repeat waits on
 the row lock until the first request commits, then replays its answer.
 """
 
@@ -16,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from shared.db import Conn
+from shared.db import Conn, atomic
 
 IdempotencyKey = Annotated[
     str | None,
@@ -42,23 +43,24 @@ async def idempotent(
     if key is None:
         return JSONResponse(_json(await run()), status_code=status)
     digest = fingerprint(request)
-    claimed = await conn.fetchval(
-        """INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        scope,
-        key,
-        digest,
-    )
-    if not claimed:
-        return await _replay(conn, scope, key, digest)
-    body = _json(await run())
-    await conn.execute(
-        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
-        scope,
-        key,
-        status,
-        body,
-    )
+    async with atomic(conn):
+        claimed = await conn.fetchval(
+            """INSERT INTO idempotency_keys (scope, key, fingerprint) VALUES ($1, $2, $3)
+               ON CONFLICT DO NOTHING RETURNING true""",
+            scope,
+            key,
+            digest,
+        )
+        if not claimed:
+            return await _replay(conn, scope, key, digest)
+        body = _json(await run())
+        await conn.execute(
+            "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
+            scope,
+            key,
+            status,
+            body,
+        )
     return JSONResponse(body, status_code=status)
 
 

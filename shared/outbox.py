@@ -39,8 +39,41 @@ async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: s
         record.topic,
         record.key,
         record.value,
-        [[name, value.decode()] for name, value in record.headers],
+        _headers(record),
     )
+
+
+async def add_if_inserted(
+    conn: db.Conn,
+    insert: str,
+    args: Sequence[object],
+    event: CloudEvent[BaseModel],
+    *,
+    topic: str,
+    key: str,
+) -> bool:
+    """Run ``insert`` (an INSERT ... RETURNING of at most one row, its parameters ``args``) and
+    stage ``event`` only if it inserted, both in one statement: the common "store it unless
+    stored before, and announce it" costs one round trip instead of two. True if it inserted."""
+    record = to_record(event, topic=topic, key=key)
+    n = len(args)
+    staged: int = await conn.fetchval(
+        f"""WITH inserted AS ({insert}),
+                 staged AS (
+                     INSERT INTO outbox (event_id, topic, key, value, headers)
+                     SELECT ${n + 1}::text, ${n + 2}::text, ${n + 3}::bytea, ${n + 4}::bytea,
+                            ${n + 5}::jsonb
+                     FROM inserted
+                     RETURNING 1)
+            SELECT count(*) FROM staged""",
+        *args,
+        event.id,
+        record.topic,
+        record.key,
+        record.value,
+        _headers(record),
+    )
+    return staged > 0
 
 
 async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], str, str]]) -> None:
@@ -60,8 +93,12 @@ async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], s
         [record.key for record in records],
         [record.value for record in records],
         # As JSON text: asyncpg would read nested lists as a multi-dimensional array.
-        [json.dumps([[name, value.decode()] for name, value in r.headers]) for r in records],
+        [json.dumps(_headers(record)) for record in records],
     )
+
+
+def _headers(record: KafkaRecord) -> list[list[str]]:
+    return [[name, value.decode()] for name, value in record.headers]
 
 
 def _record(row: asyncpg.Record) -> KafkaRecord:

@@ -14,7 +14,9 @@ from shared.db import Conn
 async def enforce(conn: Conn, bucket: str, *, limit: int, window_s: int) -> None:
     """Count one hit in the current fixed window; 429 with ``Retry-After`` once over ``limit``.
 
-    Runs in the request's transaction: a request that fails later does not use up the budget.
+    In a request's transaction, a request that fails later does not use up the budget; a route
+    without one (``shared.deps.Autocommit``) counts every attempt. The counters are unlogged:
+    a database crash resets them.
     """
     now = time.time()
     start = math.floor(now / window_s) * window_s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -260,8 +261,12 @@ def main(spec: ServiceSpec) -> None:
         applied = asyncio.run(migrations.apply(_database_url(settings), spec.name, spec.migrations))
         log.info("migrations.applied", service=spec.name, applied=applied)
         return
+    app = create_app(spec, settings)
+    # What the imports built lives as long as the process: out of the collector's way, the
+    # cyclic collections of a busy service stop rescanning it (docs/performance.md).
+    gc.freeze()
     uvicorn.run(
-        create_app(spec, settings),
+        app,
         host=settings.host,
         port=spec.port(settings),
         log_config=None,

@@ -29,7 +29,7 @@ from services.feedback.schemas import (
 )
 from shared import ratelimit
 from shared.auth import CurrentPrincipal, Principal, require_roles
-from shared.deps import Tx
+from shared.deps import Autocommit, Tx
 from shared.idempotency import IdempotencyKey, idempotent
 
 router = APIRouter(tags=["feedback"])
@@ -63,9 +63,9 @@ def _http_errors() -> Iterator[None]:
 async def submit_feedback(
     body: FeedbackIn,
     principal: Submitter,
-    conn: Tx,
+    conn: Autocommit,  # the one write stores the feedback and stages its event in one statement
     policy: FeedbackPolicy,
-    key: IdempotencyKey = None,
+    key: IdempotencyKey = None,  # with a key, idempotent() runs it all in one transaction
 ) -> JSONResponse:
     # A pseudonym, not the staff id: these plumbing rows must not name anonymous submitters.
     caller = privacy.person_key(policy.secret, principal.sub)

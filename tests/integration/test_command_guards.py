@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -77,19 +79,45 @@ async def test_keys_are_scoped_per_caller(pool: db.Pool) -> None:
     assert runs == ["alice", "bob"]
 
 
-async def test_a_failed_command_leaves_its_key_free(pool: db.Pool) -> None:
-    async def fails() -> dict[str, Any]:
-        raise RuntimeError("boom")
+@asynccontextmanager
+async def edge_transaction(pool: db.Pool) -> AsyncIterator[db.Conn]:
+    async with db.transaction(pool) as conn:  # a route on shared.deps.Tx
+        yield conn
 
-    async def works() -> dict[str, Any]:
-        return {"ok": True}
+
+@asynccontextmanager
+async def autocommit(pool: db.Pool) -> AsyncIterator[db.Conn]:
+    async with pool.acquire() as conn:  # a route on shared.deps.Autocommit
+        yield conn
+
+
+@pytest.mark.parametrize("edge", [edge_transaction, autocommit])
+async def test_a_failed_command_leaves_its_key_free_and_nothing_it_wrote(
+    pool: db.Pool, edge: Callable[[db.Pool], AbstractAsyncContextManager[db.Conn]]
+) -> None:
+    await pool.execute("CREATE TABLE effects (n integer)")
+
+    def command(fail: bool, conn: db.Conn) -> Callable[[], Awaitable[dict[str, Any]]]:
+        async def run() -> dict[str, Any]:
+            await conn.execute("INSERT INTO effects VALUES (1)")
+            if fail:
+                raise RuntimeError("boom")
+            return {"ok": True}
+
+        return run
 
     with pytest.raises(RuntimeError):
-        async with db.transaction(pool) as conn:
-            await idempotent(conn, "k", scope="s", request=None, status=200, run=fails)
-    async with db.transaction(pool) as conn:
-        answer = await idempotent(conn, "k", scope="s", request=None, status=200, run=works)
+        async with edge(pool) as conn:
+            await idempotent(
+                conn, "k", scope="s", request=None, status=200, run=command(True, conn)
+            )
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 0
+    async with edge(pool) as conn:
+        answer = await idempotent(
+            conn, "k", scope="s", request=None, status=200, run=command(False, conn)
+        )
     assert json.loads(bytes(answer.body)) == {"ok": True}
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 1
 
 
 async def test_concurrent_repeats_run_the_command_once(pool: db.Pool) -> None:

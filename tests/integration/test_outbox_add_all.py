@@ -1,8 +1,10 @@
-"""``outbox.add_all`` stages many events in one statement exactly as ``add`` does one by one."""
+"""``outbox.add_all`` and ``outbox.add_if_inserted`` stage events in one statement exactly as
+``add`` does one by one."""
 
 from __future__ import annotations
 
 from shared import db, outbox
+from shared.events import to_record
 from tests.support.events import training_event
 
 
@@ -22,3 +24,26 @@ async def test_add_all_stores_what_add_stores_in_the_given_order(pool: db.Pool, 
     assert staged["key"] == together[0].subject.encode()
     assert [name for name, _ in staged["headers"]] == [name for name, _ in first["headers"]]
     assert dict(staged["headers"])["ce_id"] == together[0].id
+
+
+async def test_add_if_inserted_stages_only_with_a_row_it_inserted(
+    pool: db.Pool, topic: str
+) -> None:
+    await pool.execute("CREATE TABLE things (id text PRIMARY KEY)")
+    insert = "INSERT INTO things (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id"
+    plain, first, repeat = training_event(), training_event(), training_event()
+    async with db.transaction(pool) as conn:
+        await outbox.add(conn, plain, topic=topic, key=plain.subject)
+        added = [
+            await outbox.add_if_inserted(conn, insert, ["t-1"], event, topic=topic, key="t-1")
+            for event in (first, repeat)
+        ]
+    assert added == [True, False]
+    assert await pool.fetchval("SELECT count(*) FROM things") == 1
+    rows = await pool.fetch("SELECT event_id, topic, key, value, headers FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in rows] == [plain.id, first.id]
+    staged, reference = rows[1], rows[0]
+    assert (staged["topic"], staged["key"]) == (topic, b"t-1")
+    assert [name for name, _ in staged["headers"]] == [name for name, _ in reference["headers"]]
+    assert dict(staged["headers"])["ce_id"] == first.id
+    assert staged["value"] == to_record(first, topic=topic, key="t-1").value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from services.feedback import repository
@@ -65,10 +66,10 @@ async def visible_row(conn: Conn, feedback_id: uuid.UUID) -> Row:
     return shown
 
 
-async def shown(conn: Conn, row: Row) -> Row:
-    """A stored row as the API shows it (a survey answer says whether a newer one replaced it)."""
-    (found,) = await _with_supersession(conn, [row])
-    return found
+def as_shown(row: Row, answers: Iterable[Answer]) -> Row:
+    """A stored row as the API shows it: a survey answer says whether one of ``answers`` (the
+    respondent's others, or at least the newest of them) replaced it."""
+    return {**row, "superseded": _superseded(row, list(answers))}
 
 
 async def _with_supersession(conn: Conn, rows: list[Row]) -> list[Row]:
@@ -77,7 +78,7 @@ async def _with_supersession(conn: Conn, rows: list[Row]) -> list[Row]:
     answers = await repository.newest_answers(
         conn, ((row["rollout_id"], row["respondent_key"]) for row in surveys)
     )
-    return [{**row, "superseded": _superseded(row, answers)} for row in rows]
+    return [as_shown(row, answers) for row in rows]
 
 
 def _superseded(row: Row, answers: list[Answer]) -> bool:

@@ -19,10 +19,9 @@ from services.feedback.domain.submission import (
 from services.feedback.handlers import UnknownRollout, events, queries
 from services.feedback.repository import Row
 from services.feedback.schemas import FeedbackIn
-from shared import outbox
 from shared.consumer import Rejected
 from shared.db import Conn
-from shared.events import CloudEvent, topics
+from shared.events import CloudEvent
 from shared.events.models import FeedbackSubmitted
 from shared.logs import get_logger
 
@@ -33,16 +32,26 @@ async def submit_feedback(
     conn: Conn, command: FeedbackIn, submitter: str, *, policy: Policy, now: datetime
 ) -> Row:
     """A staff member's feedback over HTTP; the body passed the rules when it was parsed."""
+    content, respondent = command.content(), privacy.Staff(submitter)
+    survey_key = None
+    if content.kind == "survey":  # the response says whether an answer given earlier is newer
+        survey_key = privacy.respondent_key(
+            policy.secret,
+            respondent,
+            command.rollout_id,
+            kind="survey",
+            anonymous=command.anonymous,
+        )
     context = await repository.submission_context(
-        conn, command.rollout_id, privacy.person_key(policy.secret, submitter)
+        conn, command.rollout_id, privacy.person_key(policy.secret, submitter), survey_key
     )
     if not context.rollout_known:
         raise UnknownRollout
     feedback = accept(
         feedback_id=uuid.uuid4(),
         rollout_id=command.rollout_id,
-        content=command.content(),
-        respondent=privacy.Staff(submitter),
+        content=content,
+        respondent=respondent,
         anonymous=command.anonymous,
         department_id=context.department_id,
         origin=Origin("http", events.SOURCE),
@@ -51,7 +60,8 @@ async def submit_feedback(
         sla=policy.sla,
     )
     await _store(conn, feedback)
-    return await queries.shown(conn, _as_stored(feedback))
+    earlier = [context.newest_answer] if context.newest_answer else []
+    return queries.as_shown(_as_stored(feedback), earlier)
 
 
 def _as_stored(feedback: Feedback) -> Row:
@@ -126,10 +136,8 @@ async def accept_intake(
 
 async def _store(conn: Conn, feedback: Feedback) -> bool:
     """Store and stage ``feedback.submitted`` together; False if it was stored before."""
-    if not await repository.insert_feedback(conn, feedback):
+    if not await repository.insert_feedback(conn, feedback, events.submitted(feedback)):
         return False
-    event = events.submitted(feedback)
-    await outbox.add(conn, event, topic=topics.FEEDBACK, key=feedback.rollout_id)
     # Never a staff id in this log line: the log of anonymous feedback must not name its author.
     log.info(
         "feedback.submitted",

@@ -9,11 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
 from services.feedback.domain.answers import Answer
 from services.feedback.domain.cases import Case
 from services.feedback.domain.feedback import Feedback
+from shared import outbox
 from shared.db import Conn
+from shared.events import CloudEvent, topics
 
 Row = dict[str, Any]
 
@@ -48,33 +51,46 @@ class Position:
 class SubmissionContext:
     rollout_known: bool
     department_id: str | None
+    newest_answer: Answer | None  # the respondent's newest survey answer so far, when asked for
 
 
 async def submission_context(
-    conn: Conn, rollout_id: str, person_key: str | None
+    conn: Conn, rollout_id: str, person_key: str | None, survey_key: str | None = None
 ) -> SubmissionContext:
-    """Whether the rollout is known, and the submitter's department, in one round trip."""
+    """Whether the rollout is known, the submitter's department and, given the respondent key of
+    a survey answer, that respondent's newest answer so far: one round trip."""
     row = await conn.fetchrow(
         """SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
-                  (SELECT department_id FROM people WHERE person_key = $2) AS department_id""",
+                  (SELECT department_id FROM people WHERE person_key = $2) AS department_id,
+                  newest.feedback_id AS newest_id, newest.submitted_at AS newest_at
+           FROM (SELECT) AS one LEFT JOIN LATERAL (
+               SELECT feedback_id, submitted_at FROM feedback f
+               WHERE f.kind = 'survey' AND f.rollout_id = $1 AND f.respondent_key = $3
+               ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest ON true""",
         rollout_id,
         person_key,
+        survey_key,
     )
     assert row is not None
-    return SubmissionContext(row["rollout_known"], row["department_id"])
+    newest = None
+    if survey_key is not None and row["newest_id"] is not None:
+        newest = Answer(row["newest_id"], survey_key, row["newest_at"])
+    return SubmissionContext(row["rollout_known"], row["department_id"], newest)
 
 
-async def insert_feedback(conn: Conn, feedback: Feedback) -> bool:
-    """False when the same feedback (id, or survey tool and its id) is already stored."""
+INSERT_FEEDBACK = """
+    INSERT INTO feedback (feedback_id, rollout_id, kind, csat, nps, severity, category, text,
+                          anonymous, staff_id, department_id, respondent_key, channel, source,
+                          external_id, submitted_at, status, ack_due_at, resolve_due_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    ON CONFLICT DO NOTHING RETURNING feedback_id"""
+
+
+async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[BaseModel]) -> bool:
+    """Store ``feedback`` and stage ``announce`` (on the feedback topic) in one statement; False,
+    and nothing staged, when the same feedback (id, or survey tool and its id) is stored."""
     content, case = feedback.content, feedback.case
-    inserted = await conn.fetchval(
-        """INSERT INTO feedback (feedback_id, rollout_id, kind, csat, nps, severity, category,
-                                 text, anonymous, staff_id, department_id, respondent_key,
-                                 channel, source, external_id, submitted_at, status,
-                                 ack_due_at, resolve_due_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18, $19)
-           ON CONFLICT DO NOTHING RETURNING true""",
+    args = (
         feedback.feedback_id,
         feedback.rollout_id,
         content.kind,
@@ -95,7 +111,9 @@ async def insert_feedback(conn: Conn, feedback: Feedback) -> bool:
         case.ack_due_at if case else None,
         case.resolve_due_at if case else None,
     )
-    return inserted is True
+    return await outbox.add_if_inserted(
+        conn, INSERT_FEEDBACK, args, announce, topic=topics.FEEDBACK, key=feedback.rollout_id
+    )
 
 
 async def get_feedback(conn: Conn, feedback_id: uuid.UUID, *, lock: bool = False) -> Row | None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.feedback import repository
 from services.feedback.domain import privacy
+from services.feedback.handlers import submission
+from services.feedback.schemas import FeedbackIn
 from shared import db
 from tests.integration.feedback.conftest import (
     TEST_SECRET,
@@ -206,6 +208,32 @@ async def test_a_newer_survey_answer_replaces_the_older_one(api: FeedbackApi) ->
     assert summary["csat"]["distribution"]["5"] == 1
     events = await api.events()
     assert events[0].data.respondent_key == events[1].data.respondent_key
+
+
+async def test_an_answer_posted_after_a_newer_one_says_it_is_replaced(api: FeedbackApi) -> None:
+    """ "Newer" is by when the person answered: an answer stored earlier can still be newer (a
+    survey tool's clock runs ahead), and the response to the late answer says so at once."""
+    rollout_id = await api.know_rollout()
+    answered_later = datetime.now(UTC) + timedelta(minutes=1)
+    async with db.transaction(api.pool) as conn:
+        newer = await submission.submit_feedback(
+            conn,
+            FeedbackIn(rollout_id=rollout_id, kind="survey", csat=5),
+            "s-late",
+            policy=api.policy,
+            now=answered_later,
+        )
+    async with api.client("s-late", "staff") as client:
+        late = (await client.post("/v1/feedback", json=survey(rollout_id, csat=1))).json()
+        other = (await client.post("/v1/feedback", json=issue(rollout_id))).json()
+    async with api.client("s-else", "staff") as client:
+        someone_else = (await client.post("/v1/feedback", json=survey(rollout_id))).json()
+    assert newer["superseded"] is False
+    assert (late["superseded"], other["superseded"], someone_else["superseded"]) == (
+        True,
+        False,
+        False,
+    )
 
 
 async def test_issues_do_not_replace_each_other(api: FeedbackApi) -> None:
