@@ -132,6 +132,13 @@ def cpu_snapshot(pids: Iterable[int | None]) -> dict[int, float]:
     return found
 
 
+def own_cpu() -> float:
+    """User + system CPU seconds this process (the load generator) used so far, children not
+    included: on two cores, what the client uses is taken from the system under test."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
 class CpuMeter:
     """CPU seconds ``pids`` (and their children) use from now on: a child that started since
     counts in full, one that ended since is left out (its time is gone with it)."""

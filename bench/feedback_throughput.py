@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
 
 from bench import common
 from bench.report import Metric, Result, emit
@@ -44,6 +44,7 @@ class Run:
     load_average: float  # of the machine (1 min), the higher of before and after the run
     outbox_unsent: int | None = None  # feedback only: events not yet published when the run ended
     cpu_ms_per_request: float | None = None  # the server process and PostgreSQL, together
+    client_cpu_ms_per_request: float | None = None  # the load generator (this process)
 
 
 Headers = Callable[[int], dict[str, str]]
@@ -53,8 +54,10 @@ async def load(base_url: str, headers: Headers, clients: int, seconds: float) ->
     """``clients`` workers post survey answers back to back for ``seconds``.
 
     Each worker has its own HTTP client and connects (one request, not counted) before the
-    clock starts, so the figures are of a steady keep-alive load: with one shared httpx client,
-    or with connection setup inside the window, the measurement measures the client.
+    clock starts, so the figures are of a steady keep-alive load: with one shared client, or
+    with connection setup inside the window, the measurement measures the client. The client is
+    aiohttp's, which needs about a third of httpx's CPU per request: the load generator shares
+    the two cores with what it measures (docs/performance.md).
     """
     latencies: list[float] = []
     errors = 0
@@ -65,14 +68,14 @@ async def load(base_url: str, headers: Headers, clients: int, seconds: float) ->
     async def worker(n: int) -> None:
         nonlocal errors
         rng = random.Random(n)
-        async with httpx.AsyncClient(base_url=base_url, headers=headers(n), timeout=30) as client:
-            await client.post("/v1/feedback", json=_answer(rng))
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(base_url, headers=headers(n), timeout=timeout) as client:
+            await _post(client, _answer(rng))
             await connected.wait()
             await go.wait()
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await client.post("/v1/feedback", json=_answer(rng))
-                if response.status_code == 201:
+                if await _post(client, _answer(rng)) == 201:
                     latencies.append(time.perf_counter() - started)
                 else:
                     errors += 1
@@ -98,6 +101,12 @@ async def load(base_url: str, headers: Headers, clients: int, seconds: float) ->
         p99_ms=round(common.percentile(ordered, 0.99) * 1000, 2),
         load_average=max(load_before, common.load_average()),
     )
+
+
+async def _post(client: aiohttp.ClientSession, body: dict[str, Any]) -> int:
+    async with client.post("/v1/feedback", json=body) as response:
+        await response.read()
+        return response.status
 
 
 def _answer(rng: random.Random) -> dict[str, Any]:
@@ -127,18 +136,22 @@ async def interleaved(
     results: dict[str, list[Run]] = {name: [] for name in targets}
     for n, name in common.interleave(runs, list(targets)):
         url, headers, pids = targets[name]
-        meter = common.CpuMeter(pids)
+        meter, client_before = common.CpuMeter(pids), common.own_cpu()
         run = await load(url, headers, clients, seconds)
         if run is None:
             raise RuntimeError(f"{name}: no request succeeded")
         cpu = meter.used() * 1000 / (run.requests + run.errors)
-        run = replace(run, cpu_ms_per_request=round(cpu, 3))
+        client = (common.own_cpu() - client_before) * 1000 / (run.requests + run.errors)
+        run = replace(
+            run, cpu_ms_per_request=round(cpu, 3), client_cpu_ms_per_request=round(client, 3)
+        )
         if name == "onramp":
             run = replace(run, outbox_unsent=await outbox_unsent(database_url))
         results[name].append(run)
         print(
             f"run {n + 1} {name:8} {run.req_per_s:8.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
-            f"p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_ms_per_request:5.2f} ms/request  "
+            f"p99 {run.p99_ms:7.2f} ms  CPU {run.cpu_ms_per_request:5.2f} ms/request "
+            f"(load generator {run.client_cpu_ms_per_request:4.2f})  "
             f"errors {run.errors}  load {run.load_average}"
             + (f"  outbox unsent {run.outbox_unsent}" if name == "onramp" else ""),
             flush=True,
@@ -217,6 +230,10 @@ def result(
                 "baseline": [r.requests for r in baseline],
             },
             "outbox_unsent_after_run": [r.outbox_unsent for r in onramp],
+            "load_generator_cpu_ms_per_request": {
+                "onramp": [r.client_cpu_ms_per_request for r in onramp],
+                "baseline": [r.client_cpu_ms_per_request for r in baseline],
+            },
             "load_average": {
                 "onramp": [r.load_average for r in onramp],
                 "baseline": [r.load_average for r in baseline],

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import db, housekeeping, http, migrations
@@ -191,7 +192,10 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
             await _stop(rt)
             log.info("service.stopped", service=spec.name)
 
-    app = FastAPI(title=spec.title, version="1.0", lifespan=lifespan)
+    # Onramp exports Prometheus metrics and JSON logs; FastAPI's own OpenTelemetry stays off
+    # (with it on, every request asks OpenTelemetry whether anything is configured).
+    no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title=spec.title, version="1.0", lifespan=lifespan, telemetry=no_telemetry)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     http.install(app, max_body_bytes=settings.max_body_bytes)

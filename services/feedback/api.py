@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from services.feedback import config
 from services.feedback.domain import privacy
@@ -66,7 +66,7 @@ async def submit_feedback(
     conn: Autocommit,  # the one write stores the feedback and stages its event in one statement
     policy: FeedbackPolicy,
     key: IdempotencyKey = None,  # with a key, idempotent() runs it all in one transaction
-) -> JSONResponse:
+) -> Response:
     # A pseudonym, not the staff id: these plumbing rows must not name anonymous submitters.
     caller = privacy.person_key(policy.secret, principal.sub)
 
@@ -119,7 +119,7 @@ async def get_feedback(
 @router.post("/feedback/{feedback_id}/acknowledge", response_model=FeedbackOut)
 async def acknowledge(
     feedback_id: uuid.UUID, principal: Support, conn: Tx, key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     async def run() -> FeedbackOut:
         with _http_errors():
             row = await lifecycle.acknowledge(
@@ -138,7 +138,7 @@ async def resolve(
     principal: Support,
     conn: Tx,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     async def run() -> FeedbackOut:
         with _http_errors():
             row = await lifecycle.resolve(

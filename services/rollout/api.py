@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.rollout.domain.lifecycle import Rollout, Status
@@ -85,7 +85,7 @@ async def _command(
     body: BaseModel | None,
     status: int = 200,
     run: Callable[[], Awaitable[BaseModel]],
-) -> JSONResponse:
+) -> Response:
     try:
         return await idempotent(
             conn, key, scope=f"{principal.sub}:{route}", request=body, status=status, run=run
@@ -110,7 +110,7 @@ def _changed(result: Result, rollout: Rollout) -> CommandOut:
 @router.post("/rollouts", status_code=201, response_model=RolloutOut)
 async def create_rollout(
     body: RolloutIn, principal: Admin, conn: Tx, settings: Settings, key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     new = NewPlan(
         body.rollout_id, body.name, body.description, body.system, body.owner_id, body.plan()
     )
@@ -171,7 +171,7 @@ async def start(
     settings: Settings,
     body: StartIn | None = None,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     command = body or StartIn()
 
     async def run() -> CommandOut:
@@ -192,7 +192,7 @@ async def advance(
     conn: Tx,
     settings: Settings,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     async def run() -> CommandOut:
         outcome = await commands.advance_stage(
             conn, rollout_id, body.expected_stage, principal.sub, body.override_reason, _now()
@@ -211,7 +211,7 @@ async def approve(
     conn: Tx,
     settings: Settings,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     async def run() -> CommandOut:
         outcome = await commands.vote(
             conn,
@@ -236,7 +236,7 @@ async def pause(
     conn: Tx,
     settings: Settings,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     async def run() -> CommandOut:
         return _changed(
             "paused", await controls.pause(conn, rollout_id, principal.sub, body.reason, _now())
@@ -254,7 +254,7 @@ async def resume(
     settings: Settings,
     body: ResumeIn | None = None,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     command = body or ResumeIn()
 
     async def run() -> CommandOut:
@@ -275,7 +275,7 @@ async def rollback(
     conn: Tx,
     settings: Settings,
     key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     async def run() -> CommandOut:
         rolled = await controls.rollback(
             conn, rollout_id, body.expected_stage, principal.sub, body.reason, _now()

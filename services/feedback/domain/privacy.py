@@ -8,6 +8,7 @@ feedback), nobody else can invert them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -54,6 +55,7 @@ class Author:
     anonymous: bool
 
 
+@functools.lru_cache(maxsize=4096)  # a request asks for the same person's keys several times
 def _digest(secret: bytes, *parts: str) -> str:
     # A JSON array is an unambiguous encoding: no choice of parts collides with another choice.
     message = json.dumps(parts, separators=(",", ":")).encode()  # ASCII: always encodable
