@@ -35,6 +35,8 @@ from chaos.history import History, Input, Observed
 from chaos.records import SUPPORT, SURVEY_SOURCE, cohort, support_email
 from shared.events import topics
 
+# The reasons DESIGN promises on a dead letter, written out here rather than taken from
+# shared.consumer: the checker judges the implementation and must not learn from it.
 DLT_HEADERS = (
     "onramp.dlt.topic",
     "onramp.dlt.partition",

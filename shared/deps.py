@@ -30,6 +30,6 @@ def _settings(request: Request) -> Settings:
 Tx = Annotated[db.Conn, Depends(_transaction, scope="function")]
 # No transaction: each statement commits on its own. Only for a route whose every write is a
 # single statement (or which opens a transaction around the ones that belong together): it saves
-# the BEGIN and COMMIT round trips, a fifth of the work of a small command (docs/performance.md).
+# the BEGIN and COMMIT round trips, two of a small command's five (docs/performance.md).
 Autocommit = Annotated[db.Conn, Depends(_connection, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]

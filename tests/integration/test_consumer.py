@@ -17,21 +17,12 @@ from shared.events import CloudEvent, KafkaRecord, dlt, to_record, to_structured
 from shared.kafka import Publisher
 from shared.settings import Settings
 from shared.streams import StreamApp, create_stream_app, subscribe
+from tests.support.effects import record_effect
 from tests.support.events import TRAINING_COMPLETED, training_event
-from tests.support.kafka import read_topic
+from tests.support.kafka import read_topic, send
 from tests.support.polling import eventually
 
 Start = Callable[[str, Handler], Awaitable[StreamApp]]
-
-
-@pytest.fixture
-async def effects(pool: db.Pool) -> db.Pool:
-    await pool.execute("CREATE TABLE effects (event_id text NOT NULL, staff_id text NOT NULL)")
-    return pool
-
-
-async def record_effect(conn: db.Conn, event: CloudEvent[Any]) -> None:
-    await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.id, event.data.staff_id)
 
 
 async def effect_count(pool: db.Pool) -> int:
@@ -64,20 +55,6 @@ async def start_agent(pool: db.Pool, settings: Settings) -> AsyncIterator[Start]
     for app in apps:
         await app.stop()
     await publisher.stop()
-
-
-@pytest.fixture
-async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    started = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=0)
-    await started.start()
-    yield started
-    await started.stop()
-
-
-async def send(producer: AIOKafkaProducer, record: KafkaRecord) -> None:
-    await producer.send_and_wait(
-        record.topic, record.value, key=record.key, headers=list(record.headers)
-    )
 
 
 async def test_duplicate_delivery_has_one_effect(

@@ -1,11 +1,13 @@
-"""Reading topics back in tests, with the real broker."""
+"""Sending records and reading topics back in tests, with the real broker."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.events import KafkaRecord
 
 
 async def read_topic(
@@ -40,3 +42,16 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def send(
+    producer: AIOKafkaProducer, record: KafkaRecord, partition: int | None = None
+) -> None:
+    """``record`` as an external producer sends it, acknowledged before this returns."""
+    await producer.send_and_wait(
+        record.topic,
+        record.value,
+        key=record.key,
+        headers=list(record.headers),
+        partition=partition,
+    )

@@ -18,9 +18,9 @@ from shared.consumer import Handler, RecordProcessor, RetryPolicy
 from shared.events import CloudEvent, KafkaRecord, dlt, to_record, topics
 from shared.kafka import Publisher
 from shared.settings import Settings
-from tests.integration.shared.conftest import effect_ids, record_effect, send
+from tests.support.effects import effect_ids, record_effect
 from tests.support.events import TRAINING_COMPLETED, training_event
-from tests.support.kafka import read_topic
+from tests.support.kafka import read_topic, send
 from tests.support.polling import eventually
 
 Start = Callable[..., Awaitable[BatchConsumer]]

@@ -22,7 +22,7 @@ from shared.events import CloudEvent, KafkaRecord, dlt, new_event, to_record
 from shared.events.models import StaffUpserted
 from shared.kafka import Publisher
 from shared.settings import Settings
-from tests.integration.shared.conftest import effect_ids, record_effect
+from tests.support.effects import effect_ids, record_effect
 from tests.support.events import TRAINING_COMPLETED, training_event
 from tests.support.kafka import read_topic
 
