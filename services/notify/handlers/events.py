@@ -51,16 +51,7 @@ async def _publish(
 async def notification_sent(conn: Conn, fields: dict[str, Any], *, at: datetime) -> None:
     """``fields``: notification_id, recipient_id, channel, template, source_event_id,
     source_event_type, rollout_id."""
-    data = NotificationSent(**fields, at=at)
-    await _publish(
-        conn,
-        SENT,
-        data,
-        subject=f"notification/{data.notification_id}",
-        key=data.recipient_id,
-        at=at,
-        id=str(uuid.uuid4()),
-    )
+    await notifications_sent(conn, [fields], at=at)
 
 
 async def notifications_sent(conn: Conn, many: Sequence[dict[str, Any]], *, at: datetime) -> None:

@@ -40,17 +40,7 @@ async def _arm_if_active(conn: Conn, rollout_id: str) -> None:
 
 
 async def _on_staff_upserted(conn: Conn, event: CloudEvent[StaffUpserted]) -> None:
-    staff = event.data
-    await projections.upsert_staff(
-        conn,
-        staff_id=staff.staff_id,
-        name=staff.name,
-        department_id=staff.department_id,
-        manager_id=staff.manager_id,
-        active=staff.active,
-        at=event.time,
-    )
-    await _arm_all(conn)
+    await _on_staff_upserted_many(conn, [event])
 
 
 async def _on_staff_upserted_many(conn: Conn, events: Sequence[CloudEvent[StaffUpserted]]) -> None:
@@ -95,21 +85,15 @@ async def on_department_upserted(conn: Conn, event: CloudEvent[DepartmentUpserte
 
 
 async def _on_training_completed(conn: Conn, event: CloudEvent[TrainingCompleted]) -> None:
-    """A failed attempt changes nothing: it does not take an earlier completion back."""
-    training = event.data
-    if training.result not in PASSING:
-        return
-    await projections.record_completion(
-        conn, training.staff_id, training.course_id, training.completed_at
-    )
-    await _arm_all(conn)
+    await _on_training_completed_many(conn, [event])
 
 
 async def _on_training_completed_many(
     conn: Conn, events: Sequence[CloudEvent[TrainingCompleted]]
 ) -> None:
-    """One upsert for the batch (the earliest completion per person and course counts) and one
-    re-evaluation request per running rollout, not one per event."""
+    """A failed attempt changes nothing: it does not take an earlier completion back. One upsert
+    for the batch (the earliest completion per person and course counts) and one re-evaluation
+    request per running rollout, not one per event."""
     earliest: dict[tuple[str, str], datetime] = {}
     for event in events:
         training = event.data

@@ -12,34 +12,6 @@ from services.rollout.domain.evidence import Answer, Issue
 from shared.db import Conn
 
 
-async def upsert_staff(
-    conn: Conn,
-    *,
-    staff_id: str,
-    name: str,
-    department_id: str | None,
-    manager_id: str | None,
-    active: bool,
-    at: datetime,
-) -> None:
-    """Newer directory facts win; a replayed older event changes nothing."""
-    await conn.execute(
-        """INSERT INTO staff (staff_id, name, department_id, manager_id, active, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (staff_id) DO UPDATE
-           SET name = EXCLUDED.name, department_id = EXCLUDED.department_id,
-               manager_id = EXCLUDED.manager_id, active = EXCLUDED.active,
-               updated_at = EXCLUDED.updated_at
-           WHERE staff.updated_at <= EXCLUDED.updated_at""",
-        staff_id,
-        name,
-        department_id,
-        manager_id,
-        active,
-        at,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StaffRow:
     staff_id: str
@@ -51,7 +23,8 @@ class StaffRow:
 
 
 async def upsert_staff_many(conn: Conn, rows: Sequence[StaffRow]) -> None:
-    """:func:`upsert_staff` for many people in one statement (one row per person)."""
+    """Newer directory facts win, a replayed older event changes nothing; one statement for
+    many people (one row per person)."""
     await conn.execute(
         """INSERT INTO staff (staff_id, name, department_id, manager_id, active, updated_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
@@ -94,23 +67,9 @@ async def upsert_department(
     )
 
 
-async def record_completion(
-    conn: Conn, staff_id: str, course_id: str, completed_at: datetime
-) -> None:
-    """The first completion counts; a later attempt (passed or failed) changes nothing."""
-    await conn.execute(
-        """INSERT INTO completions (staff_id, course_id, completed_at) VALUES ($1, $2, $3)
-           ON CONFLICT (staff_id, course_id) DO UPDATE
-           SET completed_at = LEAST(completions.completed_at, EXCLUDED.completed_at)""",
-        staff_id,
-        course_id,
-        completed_at,
-    )
-
-
 async def record_completions(conn: Conn, completions: Sequence[tuple[str, str, datetime]]) -> None:
-    """:func:`record_completion` for many (staff, course, completed_at) in one statement; each
-    (staff, course) appears at most once."""
+    """The first completion counts; a later attempt changes nothing. Many (staff, course,
+    completed_at) in one statement; each (staff, course) appears at most once."""
     await conn.execute(
         """INSERT INTO completions (staff_id, course_id, completed_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
