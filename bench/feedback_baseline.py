@@ -18,6 +18,8 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
+from shared.settings import Settings
+
 SCHEMA = "bench_baseline"
 
 
@@ -39,8 +41,9 @@ async def _prepare(url: str) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     url = os.environ["BENCH_DATABASE_URL"]
     await _prepare(url)
-    # The same pool size as the feedback service's (shared.db.create_pool).
-    app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=10)
+    # The same pool size as the feedback service's.
+    size = Settings().database_pool_size
+    app.state.pool = await asyncpg.create_pool(url, min_size=1, max_size=size)
     yield
     await app.state.pool.close()
 

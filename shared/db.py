@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -75,23 +75,62 @@ async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """
 
 
-async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
-    """A pool whose connections resolve unqualified names in ``schema`` (and only there)."""
+async def create_pool(
+    url: str, schema: str, *, min_size: int = 1, max_size: int = 20, notify_outbox: bool = True
+) -> Pool:
+    """A pool whose connections resolve unqualified names in ``schema`` (and only there).
+
+    ``notify_outbox=False`` is for a process that runs the schema's outbox relay itself: the rows
+    its connections stage wake that relay in the process (``shared.outbox``) instead of through
+    a NOTIFY (plumbing migration 0004).
+    """
+    settings = {"search_path": check_schema_name(schema)}
+    if not notify_outbox:
+        settings["onramp.outbox_notify"] = "off"
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": check_schema_name(schema)},
+        server_settings=settings,
         init=_init_connection,
         reset=_keep_session,
     )
     return pool
 
 
+# What to do once the transaction that transaction() or atomic() opened on a connection commits,
+# by connection (its id: the entry lives exactly as long as that transaction).
+_commit_hooks: dict[int, list[Callable[[], None]]] = {}
+
+
+def after_commit(conn: Conn, hook: Callable[[], None]) -> None:
+    """Call ``hook`` once what ``conn`` did so far is committed: when the transaction that
+    :func:`transaction` or :func:`atomic` opened commits (never if it rolls back), or at once if
+    ``conn`` is in no transaction (its statements committed on their own). In a transaction
+    opened some other way, not at all."""
+    hooks = _commit_hooks.get(id(conn))
+    if hooks is not None:
+        hooks.append(hook)
+    elif not conn.is_in_transaction():
+        hook()
+
+
+@asynccontextmanager
+async def _committing(conn: Conn) -> AsyncIterator[Conn]:
+    hooks = _commit_hooks[id(conn)] = []
+    try:
+        async with conn.transaction():
+            yield conn
+    finally:
+        del _commit_hooks[id(conn)]
+    for hook in hooks:
+        hook()
+
+
 @asynccontextmanager
 async def transaction(pool: Pool) -> AsyncIterator[Conn]:
     """The one way the edge (a request, a consumer, a timer) opens and commits a transaction."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, _committing(conn):
         yield conn
 
 
@@ -102,5 +141,5 @@ async def atomic(conn: Conn) -> AsyncIterator[Conn]:
     if conn.is_in_transaction():
         yield conn
         return
-    async with conn.transaction():
+    async with _committing(conn):
         yield conn

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import ratelimit
 from shared.metrics import HTTP_REQUESTS
 
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +55,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(
         422, "the request is not valid", instance=request.url.path, extensions={"errors": errors}
     )
+
+
+async def _over_limit(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ratelimit.OverLimit)
+    headers = {"Retry-After": str(exc.retry_after_s)}
+    return problem(429, str(exc), headers=headers, instance=request.url.path)
 
 
 class BodyLimit:
@@ -120,5 +127,6 @@ class RequestMetrics:
 def install(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ratelimit.OverLimit, _over_limit)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)  # added last: the outermost, so it times the others

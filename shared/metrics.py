@@ -21,6 +21,11 @@ HANDLER_SECONDS = Histogram(
 OUTBOX_PUBLISHED = Counter(
     "onramp_outbox_published_total", "Outbox rows published to Kafka.", ["service"]
 )
+OUTBOX_CONTENDED = Counter(
+    "onramp_outbox_contended_total",
+    "Outbox relay claims that found another instance's relay publishing.",
+    ["service"],
+)
 OUTBOX_LAG = Gauge(
     "onramp_outbox_oldest_unsent_seconds", "Age of the oldest unsent outbox row.", ["service"]
 )

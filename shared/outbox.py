@@ -3,13 +3,19 @@
 A 2xx therefore means the state and its event are committed together; a rolled-back change
 leaves no event. The relay publishes at least once: a crash between publish and "mark sent"
 publishes the batch again, and every consumer deduplicates through its inbox.
+
+A staged row wakes the relays of its own process once it commits (``db.after_commit``); a row
+staged by another process (one without a relay, a script) wakes them through a NOTIFY, unless
+its connections said they wake their own (``db.create_pool(notify_outbox=False)``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import asyncpg
 from pydantic import BaseModel
@@ -18,7 +24,7 @@ from shared import db
 from shared.events import CloudEvent, KafkaRecord, to_record
 from shared.kafka import Publisher
 from shared.logs import get_logger
-from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
+from shared.metrics import OUTBOX_CONTENDED, OUTBOX_LAG, OUTBOX_PUBLISHED
 from shared.wakeup import Waker
 
 log = get_logger("onramp.outbox")
@@ -27,6 +33,17 @@ log = get_logger("onramp.outbox")
 # steady stream of commits this turns one produce request and four statements per event into
 # one per batch, for a few milliseconds more latency (docs/performance.md).
 LINGER_S = 0.005
+# How soon a relay tries again when another instance's relay holds the schema's relay lock: the
+# other may have claimed before the rows that woke this one committed.
+CONTENDED_RETRY_S = 0.02
+
+# The relays of this process, woken once a transaction that staged a row commits.
+_local_relays: weakref.WeakSet[Waker] = weakref.WeakSet()
+
+
+def _wake_local_relays() -> None:
+    for waker in _local_relays:
+        waker.wake()
 
 
 async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: str) -> None:
@@ -41,6 +58,7 @@ async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: s
         record.value,
         _headers(record),
     )
+    db.after_commit(conn, _wake_local_relays)
 
 
 async def add_if_inserted(
@@ -73,7 +91,10 @@ async def add_if_inserted(
         record.value,
         _headers(record),
     )
-    return staged > 0
+    if not staged:
+        return False
+    db.after_commit(conn, _wake_local_relays)
+    return True
 
 
 async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], str, str]]) -> None:
@@ -95,6 +116,7 @@ async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], s
         # As JSON text: asyncpg would read nested lists as a multi-dimensional array.
         [json.dumps(_headers(record)) for record in records],
     )
+    db.after_commit(conn, _wake_local_relays)
 
 
 def _headers(record: KafkaRecord) -> list[list[str]]:
@@ -131,28 +153,43 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._linger_s = linger_s
         self._waker = Waker(url, schema, f"{schema}.outbox")
+        _local_relays.add(self._waker)
         self.healthy = True  # False while publishing fails (broker or database unreachable)
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were sent.
+        """Publish one batch; returns how many rows were sent (none while another instance's
+        relay publishes)."""
+        return await self._relay_batch() or 0
+
+    async def _relay_batch(self) -> int | None:
+        """One batch: how many rows were sent, or None if another relay holds the lock.
 
         The advisory lock keeps one relay per schema publishing at a time, so several instances
         of a service never reorder a rollout's events; SKIP LOCKED keeps claims non-blocking.
         """
         async with db.transaction(self._pool) as conn:
-            # Lock and claim in one round trip; without the lock the claim finds nothing.
+            # Lock and claim in one round trip: one row saying the lock was not free, or one
+            # per claimed outbox row (a single row of NULLs when nothing is waiting).
             rows = await conn.fetch(
                 """WITH relay AS (
-                       SELECT pg_try_advisory_xact_lock(hashtext('onramp.outbox.' || $2)) AS owns)
-                   SELECT o.id, o.topic, o.key, o.value, o.headers, o.created_at
-                   FROM outbox o, relay WHERE relay.owns AND o.sent_at IS NULL
-                   ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED""",
+                       SELECT pg_try_advisory_xact_lock(hashtext('onramp.outbox.' || $2)) AS owns),
+                   claimed AS (
+                       SELECT o.id, o.topic, o.key, o.value, o.headers, o.created_at
+                       FROM outbox o, relay WHERE relay.owns AND o.sent_at IS NULL
+                       ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED)
+                   SELECT relay.owns, claimed.* FROM relay LEFT JOIN claimed ON true
+                   ORDER BY claimed.id""",
                 self._batch_size,
                 self._schema,
             )
-            if not rows:
+            if not rows[0]["owns"]:
+                OUTBOX_CONTENDED.labels(self._schema).inc()
+                return None
+            if rows[0]["id"] is None:
                 OUTBOX_LAG.labels(self._schema).set(0)
                 return 0
+            oldest = datetime.now(UTC) - rows[0]["created_at"]
+            OUTBOX_LAG.labels(self._schema).set(max(0.0, oldest.total_seconds()))
             await self._publisher.send_all([_record(r) for r in rows])
             await conn.execute(
                 "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
@@ -166,7 +203,7 @@ class OutboxRelay:
         backoff = 0.0
         while True:
             try:
-                sent = await self.relay_once()
+                sent = await self._relay_batch()
                 if not self.healthy:
                     log.info("outbox.recovered", schema=self._schema)
                 self.healthy, backoff = True, 0.0
@@ -178,7 +215,9 @@ class OutboxRelay:
                 await self._publisher.stop()
                 await asyncio.sleep(backoff)
                 continue
-            if sent < self._batch_size:
+            if sent is None:  # another instance publishes; what woke this one may be after it
+                await asyncio.sleep(CONTENDED_RETRY_S)
+            elif sent < self._batch_size:
                 await self._waker.wait(self._poll_interval_s)
                 await asyncio.sleep(self._linger_s)
                 self._waker.forget()  # the commits of the linger are in the next claim

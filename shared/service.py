@@ -180,7 +180,11 @@ def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
         url = _database_url(settings)
         if settings.migrate_on_start:
             await migrations.apply(url, spec.name, spec.migrations)
-        pool = await db.create_pool(url, spec.name)
+        # A process with a relay wakes it itself when a commit staged an outbox row.
+        relays = settings.role in ("all", "worker")
+        pool = await db.create_pool(
+            url, spec.name, max_size=settings.database_pool_size, notify_outbox=not relays
+        )
         rt = Runtime(spec, settings, pool, Publisher(settings, client_id=f"onramp-{spec.name}"))
         app.state.runtime = rt
         try:

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     # Backends. Unset means "start the embedded one" for the local runner and the tests.
     kafka_bootstrap: str | None = None
     database_url: str | None = None
+    # Connections per process. A request holds one for its two or three statements and the
+    # event-loop turns between them; with fewer than the concurrent requests, the rest queue
+    # for one (docs/performance.md). Mind PostgreSQL's max_connections (100 by default).
+    database_pool_size: int = Field(default=20, ge=1)
     data_dir: Path = Path(".onramp")
     # Where the local runner's embedded broker listens (127.0.0.1) when kafka_bootstrap is unset.
     embedded_kafka_port: int = 9092

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from services.feedback import config
@@ -29,7 +29,7 @@ from services.feedback.schemas import (
 )
 from shared import ratelimit
 from shared.auth import CurrentPrincipal, Principal, require_roles
-from shared.deps import Autocommit, Tx
+from shared.deps import Tx, connection
 from shared.idempotency import IdempotencyKey, idempotent
 
 router = APIRouter(tags=["feedback"])
@@ -61,27 +61,29 @@ def _http_errors() -> Iterator[None]:
 
 @router.post("/feedback", status_code=201, response_model=FeedbackOut)
 async def submit_feedback(
+    request: Request,
     body: FeedbackIn,
     principal: Submitter,
-    conn: Autocommit,  # the one write stores the feedback and stages its event in one statement
     policy: FeedbackPolicy,
     key: IdempotencyKey = None,  # with a key, idempotent() runs it all in one transaction
 ) -> Response:
     # A pseudonym, not the staff id: these plumbing rows must not name anonymous submitters.
     caller = privacy.person_key(policy.secret, principal.sub)
+    # No transaction: the one write stores the feedback and stages its event in one statement.
+    async with connection(request) as conn:
 
-    async def run() -> FeedbackOut:
-        await ratelimit.enforce(
-            conn, f"feedback:{caller}", limit=policy.rate_limit, window_s=policy.rate_window_s
-        )
-        with _http_errors():
-            row = await submission.submit_feedback(
-                conn, body, principal.sub, policy=policy, now=datetime.now(UTC)
+        async def run() -> FeedbackOut:
+            hit = ratelimit.hit(
+                f"feedback:{caller}", limit=policy.rate_limit, window_s=policy.rate_window_s
             )
-        return FeedbackOut.model_validate(row)
+            with _http_errors():
+                row = await submission.submit_feedback(
+                    conn, body, principal.sub, policy=policy, now=datetime.now(UTC), hit=hit
+                )
+            return FeedbackOut.model_validate(row)
 
-    scope = f"{caller}:POST /v1/feedback"
-    return await idempotent(conn, key, scope=scope, request=body, status=201, run=run)
+        scope = f"{caller}:POST /v1/feedback"
+        return await idempotent(conn, key, scope=scope, request=body, status=201, run=run)
 
 
 @router.get("/feedback")

@@ -6,8 +6,11 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from shared import db, outbox
@@ -20,7 +23,14 @@ from tests.support.kafka import read_topic
 from tests.support.polling import eventually
 
 
-def _relay(pool: db.Pool, publisher: Publisher, settings: Settings, schema: str) -> OutboxRelay:
+def _relay(
+    pool: db.Pool,
+    publisher: Publisher,
+    settings: Settings,
+    schema: str,
+    *,
+    poll_interval_s: float = 0.2,
+) -> OutboxRelay:
     assert settings.database_url
     return OutboxRelay(
         pool,
@@ -28,7 +38,7 @@ def _relay(pool: db.Pool, publisher: Publisher, settings: Settings, schema: str)
         url=settings.database_url,
         schema=schema,
         batch_size=50,
-        poll_interval_s=0.2,
+        poll_interval_s=poll_interval_s,
     )
 
 
@@ -58,7 +68,9 @@ async def test_publishes_committed_rows_and_nothing_rolled_back(
     relay = _relay(pool, publisher, settings, schema)
     try:
         assert await relay.relay_once() == 3
+        assert _oldest_unsent_s(schema) > 0  # the batch's oldest row waited a moment
         assert await relay.relay_once() == 0
+        assert _oldest_unsent_s(schema) == 0
     finally:
         await publisher.stop()
         await relay.close()
@@ -71,31 +83,134 @@ async def test_publishes_committed_rows_and_nothing_rolled_back(
     assert await _unsent(pool) == 0
 
 
-async def test_relay_wakes_on_notify(
+async def test_relay_wakes_on_notify_from_another_process(
     pool: db.Pool, schema: str, topic: str, settings: Settings
 ) -> None:
-    """A committed row goes out without waiting for the poll interval (LISTEN/NOTIFY)."""
+    """A row committed elsewhere (here a connection of its own, as a script's or an API-only
+    process's) goes out without waiting for the poll interval (LISTEN/NOTIFY)."""
+    assert settings.database_url
+    async with _running(pool, settings, schema):
+        await eventually(lambda: _listening(pool, schema), timeout=10)
+        elsewhere = await db.connect(settings.database_url, schema)
+        try:
+            async with elsewhere.transaction():
+                event = training_event()
+                await outbox.add(elsewhere, event, topic=topic, key="k")  # type: ignore[arg-type]
+        finally:
+            await elsewhere.close()
+        await eventually(lambda: _all_sent(pool), timeout=5)
+
+
+async def test_a_process_running_its_relay_wakes_it_without_notify(
+    schema: str, topic: str, settings: Settings
+) -> None:
+    """Connections of a process with a relay send no NOTIFY; their commits wake the relay in the
+    process, in a transaction and outside one (a statement that commits on its own)."""
+    assert settings.database_url
+    own = await db.create_pool(settings.database_url, schema, max_size=2, notify_outbox=False)
+    listener = await db.connect(settings.database_url, schema)
+    heard: list[str] = []
+    await listener.add_listener(f"{schema}.outbox", lambda *args: heard.append(args[2]))
+    try:
+        async with _running(own, settings, schema):
+            async with db.transaction(own) as conn:
+                await outbox.add(conn, training_event(), topic=topic, key="k")
+            await eventually(lambda: _all_sent(own), timeout=5)
+            async with own.acquire() as conn:
+                assert await outbox.add_if_inserted(
+                    conn,
+                    "INSERT INTO inbox (consumer, source, event_id) VALUES ('c', 's', 'e') "
+                    "RETURNING event_id",
+                    (),
+                    training_event(),
+                    topic=topic,
+                    key="k",
+                )
+            await eventually(lambda: _all_sent(own), timeout=5)
+        await listener.fetchval("SELECT 1")  # a notification sent at commit has arrived by now
+        assert heard == []
+    finally:
+        await listener.close()
+        await own.close()
+
+
+async def test_a_relay_retries_while_another_instance_holds_the_relay_lock(
+    pool: db.Pool, schema: str, topic: str, settings: Settings
+) -> None:
+    """Woken by a commit while another instance's relay publishes (holds the lock), a relay
+    tries again until it gets the lock, instead of waiting for the next wake-up."""
+    assert settings.database_url
+    contended = _contended_claims(schema)
+    other_instance = await db.connect(settings.database_url, schema)
+    try:
+        await other_instance.execute("BEGIN")
+        await other_instance.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('onramp.outbox.' || $1))", schema
+        )
+        async with _running(pool, settings, schema):
+            async with db.transaction(pool) as conn:
+                await outbox.add(conn, training_event(), topic=topic, key="k")
+            await eventually(lambda: _more(contended, _contended_claims(schema)), timeout=5)
+            assert await _unsent(pool) == 1
+            await other_instance.execute("COMMIT")  # the other relay's batch is done
+            await eventually(lambda: _all_sent(pool), timeout=5)
+    finally:
+        await other_instance.close()
+
+
+async def test_commit_hooks_run_after_commit_only(pool: db.Pool) -> None:
+    """What wakes a relay: after the transaction commits, never after a rollback, at once for
+    a statement outside a transaction."""
+    ran: list[str] = []
+    async with db.transaction(pool) as conn:
+        db.after_commit(conn, lambda: ran.append("committed"))
+        async with db.atomic(conn):  # joins the open transaction: its hooks wait for the commit
+            db.after_commit(conn, lambda: ran.append("joined"))
+        assert ran == []
+    assert ran == ["committed", "joined"]
+    with pytest.raises(RuntimeError, match="failed"):
+        await _hook_then_fail(pool, lambda: ran.append("rolled back"))
+    async with pool.acquire() as conn:
+        async with db.atomic(conn):
+            db.after_commit(conn, lambda: ran.append("own transaction"))
+            assert ran == ["committed", "joined"]
+        db.after_commit(conn, lambda: ran.append("no transaction"))
+    assert ran == ["committed", "joined", "own transaction", "no transaction"]
+
+
+async def _hook_then_fail(pool: db.Pool, hook: Callable[[], None]) -> None:
+    async with db.transaction(pool) as conn:
+        db.after_commit(conn, hook)
+        raise RuntimeError("the use case failed")
+
+
+@asynccontextmanager
+async def _running(pool: db.Pool, settings: Settings, schema: str) -> AsyncIterator[None]:
+    """A relay running in the background, its poll interval long enough never to matter."""
     publisher = Publisher(settings, client_id="test-outbox")
-    relay = OutboxRelay(
-        pool,
-        publisher,
-        url=settings.database_url or "",
-        schema=schema,
-        batch_size=50,
-        poll_interval_s=3600,
-    )
+    relay = _relay(pool, publisher, settings, schema, poll_interval_s=3600)
     task = asyncio.create_task(relay.run())
     try:
-        await eventually(lambda: _listening(pool, schema), timeout=10)
-        event = training_event()
-        async with db.transaction(pool) as conn:
-            await outbox.add(conn, event, topic=topic, key="k")
-        await eventually(lambda: _all_sent(pool), timeout=5)
+        yield
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await relay.close()
         await publisher.stop()
+
+
+def _oldest_unsent_s(schema: str) -> float:
+    lag = REGISTRY.get_sample_value("onramp_outbox_oldest_unsent_seconds", {"service": schema})
+    assert lag is not None
+    return lag
+
+
+def _contended_claims(schema: str) -> float:
+    return REGISTRY.get_sample_value("onramp_outbox_contended_total", {"service": schema}) or 0.0
+
+
+async def _more(before: float, now: float) -> bool:
+    return now > before
 
 
 async def _all_sent(pool: db.Pool) -> bool:

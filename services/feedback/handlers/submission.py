@@ -19,6 +19,7 @@ from services.feedback.domain.submission import (
 from services.feedback.handlers import UnknownRollout, events, queries
 from services.feedback.repository import Row
 from services.feedback.schemas import FeedbackIn
+from shared import ratelimit
 from shared.consumer import Rejected
 from shared.db import Conn
 from shared.events import CloudEvent
@@ -29,9 +30,18 @@ log = get_logger("onramp.feedback")
 
 
 async def submit_feedback(
-    conn: Conn, command: FeedbackIn, submitter: str, *, policy: Policy, now: datetime
+    conn: Conn,
+    command: FeedbackIn,
+    submitter: str,
+    *,
+    policy: Policy,
+    now: datetime,
+    hit: ratelimit.Hit | None = None,
 ) -> Row:
-    """A staff member's feedback over HTTP; the body passed the rules when it was parsed."""
+    """A staff member's feedback over HTTP; the body passed the rules when it was parsed.
+
+    Given a rate-limit ``hit``, it is counted with the context read and checked before
+    anything is stored (:class:`ratelimit.OverLimit`)."""
     content, respondent = command.content(), privacy.Staff(submitter)
     survey_key = None
     if content.kind == "survey":  # the response says whether an answer given earlier is newer
@@ -42,9 +52,12 @@ async def submit_feedback(
             kind="survey",
             anonymous=command.anonymous,
         )
+    person = privacy.person_key(policy.secret, submitter)
     context = await repository.submission_context(
-        conn, command.rollout_id, privacy.person_key(policy.secret, submitter), survey_key
+        conn, command.rollout_id, person, survey_key, hit=hit
     )
+    if hit is not None and context.hits is not None:
+        hit.check(context.hits)
     if not context.rollout_known:
         raise UnknownRollout
     feedback = accept(

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.feedback.domain.answers import Answer
 from services.feedback.domain.cases import Case
 from services.feedback.domain.feedback import Feedback
-from shared import outbox
+from shared import outbox, ratelimit
 from shared.db import Conn
 from shared.events import CloudEvent, topics
 
@@ -52,30 +52,45 @@ class SubmissionContext:
     rollout_known: bool
     department_id: str | None
     newest_answer: Answer | None  # the respondent's newest survey answer so far, when asked for
+    hits: int | None  # the submitter's requests in the rate limit's window, when one was counted
+
+
+_CONTEXT = """
+    SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
+           (SELECT department_id FROM people WHERE person_key = $2) AS department_id,
+           newest.feedback_id AS newest_id, newest.submitted_at AS newest_at, {hits} AS hits
+    FROM (SELECT) AS one LEFT JOIN LATERAL (
+        SELECT feedback_id, submitted_at FROM feedback f
+        WHERE f.kind = 'survey' AND f.rollout_id = $1 AND f.respondent_key = $3
+        ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest ON true"""
+CONTEXT = _CONTEXT.format(hits="NULL::int")
+CONTEXT_COUNTING_HIT = f"WITH hit AS ({ratelimit.count_hit('$4', '$5')})" + _CONTEXT.format(
+    hits="(SELECT hits FROM hit)"
+)
 
 
 async def submission_context(
-    conn: Conn, rollout_id: str, person_key: str | None, survey_key: str | None = None
+    conn: Conn,
+    rollout_id: str,
+    person_key: str | None,
+    survey_key: str | None = None,
+    *,
+    hit: ratelimit.Hit | None = None,
 ) -> SubmissionContext:
     """Whether the rollout is known, the submitter's department and, given the respondent key of
-    a survey answer, that respondent's newest answer so far: one round trip."""
-    row = await conn.fetchrow(
-        """SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
-                  (SELECT department_id FROM people WHERE person_key = $2) AS department_id,
-                  newest.feedback_id AS newest_id, newest.submitted_at AS newest_at
-           FROM (SELECT) AS one LEFT JOIN LATERAL (
-               SELECT feedback_id, submitted_at FROM feedback f
-               WHERE f.kind = 'survey' AND f.rollout_id = $1 AND f.respondent_key = $3
-               ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest ON true""",
-        rollout_id,
-        person_key,
-        survey_key,
-    )
+    a survey answer, that respondent's newest answer so far; given a rate-limit ``hit``, it is
+    counted in the same statement (checking it is the caller's): one round trip."""
+    if hit is None:
+        row = await conn.fetchrow(CONTEXT, rollout_id, person_key, survey_key)
+    else:
+        row = await conn.fetchrow(
+            CONTEXT_COUNTING_HIT, rollout_id, person_key, survey_key, hit.bucket, hit.window_start
+        )
     assert row is not None
     newest = None
     if survey_key is not None and row["newest_id"] is not None:
         newest = Answer(row["newest_id"], survey_key, row["newest_at"])
-    return SubmissionContext(row["rollout_known"], row["department_id"], newest)
+    return SubmissionContext(row["rollout_known"], row["department_id"], newest, row["hits"])
 
 
 INSERT_FEEDBACK = """
