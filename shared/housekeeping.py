@@ -12,7 +12,6 @@ log = get_logger("onramp.housekeeping")
 
 # Inbox marks must outlive any redelivery: keep them well past the topics' retention (7 days).
 RETENTION: dict[str, tuple[str, timedelta]] = {
-    "outbox": ("sent_at", timedelta(hours=24)),
     "inbox": ("processed_at", timedelta(days=30)),
     "idempotency_keys": ("created_at", timedelta(hours=24)),
     "rate_limits": ("window_start", timedelta(days=1)),

@@ -49,7 +49,7 @@ async def _stage_then_fail(pool: db.Pool, event: CloudEvent[BaseModel], topic: s
 
 
 async def _unsent(pool: db.Pool) -> int:
-    count: int = await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+    count: int = await pool.fetchval("SELECT count(*) FROM outbox")
     return count
 
 

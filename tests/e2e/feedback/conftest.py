@@ -67,15 +67,15 @@ async def hire(producer: Producer, db: asyncpg.Connection[Any], people: dict[str
 async def published(
     settings: Settings, db: asyncpg.Connection[Any], rollout_id: str, count: int
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """The records of ``rollout_id`` on onramp.feedback, once ``count`` left the outbox."""
+    """The records of ``rollout_id`` on onramp.feedback, once its ``count`` committed events
+    left the outbox (the relay deletes what it published)."""
     assert settings.kafka_bootstrap
 
     async def sent() -> bool:
-        done = await db.fetchval(
-            "SELECT count(*) FROM feedback.outbox WHERE key = $1 AND sent_at IS NOT NULL",
-            rollout_id.encode(),
+        waiting = await db.fetchval(
+            "SELECT count(*) FROM feedback.outbox WHERE key = $1", rollout_id.encode()
         )
-        return bool(done >= count)
+        return bool(waiting == 0)
 
     await eventually(sent, timeout=30)
     records = await read_topic(settings.kafka_bootstrap, topics.FEEDBACK, expect=count)
