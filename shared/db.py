@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from shared.logs import get_logger
+
 if TYPE_CHECKING:
     Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 else:  # the stubs' generics do not exist at run time
     Conn = PoolConnectionProxy
     Pool = asyncpg.Pool
+
+log = get_logger("onramp.db")
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -112,7 +116,7 @@ def after_commit(conn: Conn, hook: Callable[[], None]) -> None:
     if hooks is not None:
         hooks.append(hook)
     elif not conn.is_in_transaction():
-        hook()
+        _run_hooks([hook])
 
 
 @asynccontextmanager
@@ -123,8 +127,16 @@ async def _committing(conn: Conn) -> AsyncIterator[Conn]:
             yield conn
     finally:
         del _commit_hooks[id(conn)]
+    _run_hooks(hooks)
+
+
+def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+    # The work is committed: a failing hook must not make its caller report a failure.
     for hook in hooks:
-        hook()
+        try:
+            hook()
+        except Exception as exc:
+            log.error("db.commit_hook_failed", hook=repr(hook), error=repr(exc))
 
 
 @asynccontextmanager

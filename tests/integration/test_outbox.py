@@ -98,7 +98,7 @@ async def test_relay_wakes_on_notify_from_another_process(
                 await outbox.add(elsewhere, event, topic=topic, key="k")  # type: ignore[arg-type]
         finally:
             await elsewhere.close()
-        await eventually(lambda: _all_sent(pool), timeout=5)
+        await eventually(lambda: _all_sent(pool))
 
 
 async def test_a_process_running_its_relay_wakes_it_without_notify(
@@ -115,7 +115,7 @@ async def test_a_process_running_its_relay_wakes_it_without_notify(
         async with _running(own, settings, schema):
             async with db.transaction(own) as conn:
                 await outbox.add(conn, training_event(), topic=topic, key="k")
-            await eventually(lambda: _all_sent(own), timeout=5)
+            await eventually(lambda: _all_sent(own))
             async with own.acquire() as conn:
                 assert await outbox.add_if_inserted(
                     conn,
@@ -126,7 +126,7 @@ async def test_a_process_running_its_relay_wakes_it_without_notify(
                     topic=topic,
                     key="k",
                 )
-            await eventually(lambda: _all_sent(own), timeout=5)
+            await eventually(lambda: _all_sent(own))
         await listener.fetchval("SELECT 1")  # a notification sent at commit has arrived by now
         assert heard == []
     finally:
@@ -150,10 +150,10 @@ async def test_a_relay_retries_while_another_instance_holds_the_relay_lock(
         async with _running(pool, settings, schema):
             async with db.transaction(pool) as conn:
                 await outbox.add(conn, training_event(), topic=topic, key="k")
-            await eventually(lambda: _more(contended, _contended_claims(schema)), timeout=5)
+            await eventually(lambda: _more(contended, _contended_claims(schema)))
             assert await _unsent(pool) == 1
             await other_instance.execute("COMMIT")  # the other relay's batch is done
-            await eventually(lambda: _all_sent(pool), timeout=5)
+            await eventually(lambda: _all_sent(pool))
     finally:
         await other_instance.close()
 
@@ -176,6 +176,10 @@ async def test_commit_hooks_run_after_commit_only(pool: db.Pool) -> None:
             assert ran == ["committed", "joined"]
         db.after_commit(conn, lambda: ran.append("no transaction"))
     assert ran == ["committed", "joined", "own transaction", "no transaction"]
+    async with db.transaction(pool) as conn:  # committed: a failing hook must not say otherwise
+        db.after_commit(conn, lambda: 1 / 0)
+        db.after_commit(conn, lambda: ran.append("after a failing one"))
+    assert ran[-1] == "after a failing one"
 
 
 async def _hook_then_fail(pool: db.Pool, hook: Callable[[], None]) -> None:
