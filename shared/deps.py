@@ -1,4 +1,4 @@
-"""FastAPI dependency aliases shared by every service's routes."""
+"""How every service's routes get a database connection and the settings."""
 
 from __future__ import annotations
 

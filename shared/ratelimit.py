@@ -1,9 +1,9 @@
 """Per-person rate limits, counted in PostgreSQL so that every instance shares one budget.
 
-A request counts one hit in its bucket's current fixed window. :func:`enforce` counts and checks
-in a statement of its own; a route that reads something before it writes can count the hit in
-that read instead (:func:`count_hit` as a writable CTE, then :meth:`Hit.check`) and save a
-round trip. Over the limit, :class:`OverLimit` becomes a 429 with ``Retry-After`` (``shared.http``).
+A request counts one hit in its bucket's current fixed window: :func:`count_hit` is the
+statement, meant as a writable CTE of the query a route runs first anyway (no round trip of its
+own), and :meth:`Hit.check` refuses what is over the limit. :class:`OverLimit` becomes a 429
+with ``Retry-After`` (``shared.http``).
 
 In a request's transaction, a request that fails later does not use up the budget; a route
 without one counts every attempt. The counters are unlogged: a database crash resets them.
@@ -15,8 +15,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from shared.db import Conn
 
 
 def count_hit(bucket: str, window_start: str) -> str:
@@ -56,13 +54,3 @@ class Hit:
 
 def hit(bucket: str, *, limit: int, window_s: int) -> Hit:
     return Hit(bucket, limit, window_s, time.time())
-
-
-async def enforce(conn: Conn, bucket: str, *, limit: int, window_s: int) -> None:
-    """Count one hit in ``bucket``'s current window; :class:`OverLimit` once over ``limit``."""
-    counted = hit(bucket, limit=limit, window_s=window_s)
-    hits = await conn.fetchval(_COUNT_HIT, counted.bucket, counted.window_start)
-    counted.check(hits)
-
-
-_COUNT_HIT = count_hit("$1", "$2")

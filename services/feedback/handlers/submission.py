@@ -56,7 +56,7 @@ async def submit_feedback(
     context = await repository.submission_context(
         conn, command.rollout_id, person, survey_key, hit=hit
     )
-    if hit is not None and context.hits is not None:
+    if hit is not None:
         hit.check(context.hits)
     if not context.rollout_known:
         raise UnknownRollout

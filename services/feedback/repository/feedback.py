@@ -52,7 +52,7 @@ class SubmissionContext:
     rollout_known: bool
     department_id: str | None
     newest_answer: Answer | None  # the respondent's newest survey answer so far, when asked for
-    hits: int | None  # the submitter's requests in the rate limit's window, when one was counted
+    hits: int  # the submitter's requests in the rate limit's window when one was counted, else 0
 
 
 _CONTEXT = """
@@ -63,7 +63,7 @@ _CONTEXT = """
         SELECT feedback_id, submitted_at FROM feedback f
         WHERE f.kind = 'survey' AND f.rollout_id = $1 AND f.respondent_key = $3
         ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest ON true"""
-CONTEXT = _CONTEXT.format(hits="NULL::int")
+CONTEXT = _CONTEXT.format(hits="0")
 CONTEXT_COUNTING_HIT = f"WITH hit AS ({ratelimit.count_hit('$4', '$5')})" + _CONTEXT.format(
     hits="(SELECT hits FROM hit)"
 )
