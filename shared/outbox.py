@@ -59,7 +59,7 @@ async def add(conn: db.Conn, event: CloudEvent[BaseModel], *, topic: str, key: s
         record.value,
         _headers(record),
     )
-    db.after_commit(conn, _wake_local_relays)
+    wake_on_commit(conn)
 
 
 async def add_if_inserted(
@@ -74,28 +74,45 @@ async def add_if_inserted(
     """Run ``insert`` (an INSERT ... RETURNING of at most one row, its parameters ``args``) and
     stage ``event`` only if it inserted, both in one statement: the common "store it unless
     stored before, and announce it" costs one round trip instead of two. True if it inserted."""
-    record = to_record(event, topic=topic, key=key)
-    n = len(args)
     staged: int = await conn.fetchval(
         f"""WITH inserted AS ({insert}),
-                 staged AS (
-                     INSERT INTO outbox (event_id, topic, key, value, headers)
-                     SELECT ${n + 1}::text, ${n + 2}::text, ${n + 3}::bytea, ${n + 4}::bytea,
-                            ${n + 5}::jsonb
-                     FROM inserted
-                     RETURNING 1)
+                 staged AS ({staging(len(args) + 1, rows="inserted")})
             SELECT count(*) FROM staged""",
         *args,
-        event.id,
-        record.topic,
-        record.key,
-        record.value,
-        _headers(record),
+        *staging_args(event, topic=topic, key=key),
     )
     if not staged:
         return False
-    db.after_commit(conn, _wake_local_relays)
+    wake_on_commit(conn)
     return True
+
+
+def staging(first: int, *, rows: str, resolved: str | None = None) -> str:
+    """An INSERT that stages one event for each row of ``rows`` (a FROM list of the statement
+    it is part of, such as a CTE that inserted the event's subject), for a statement that stores
+    a change and stages its event in one round trip. Its parameters are ``$first`` to
+    ``$first + 4``, in the order of :func:`staging_args`. ``resolved``, a ``jsonb`` object, is
+    merged into the event's data: fields the statement itself looks up (for instance, from a
+    projection). Call :func:`wake_on_commit` once the statement staged something."""
+    value = f"${first + 3}::bytea"
+    if resolved is not None:
+        value = f"convert_to((convert_from({value}, 'UTF8')::jsonb || {resolved})::text, 'UTF8')"
+    return f"""INSERT INTO outbox (event_id, topic, key, value, headers)
+               SELECT ${first}::text, ${first + 1}::text, ${first + 2}::bytea, {value},
+                      ${first + 4}::jsonb
+               FROM {rows}
+               RETURNING 1"""
+
+
+def staging_args(event: CloudEvent[BaseModel], *, topic: str, key: str) -> tuple[object, ...]:
+    """The parameters of :func:`staging` for ``event``."""
+    record = to_record(event, topic=topic, key=key)
+    return event.id, record.topic, record.key, record.value, _headers(record)
+
+
+def wake_on_commit(conn: db.Conn) -> None:
+    """Wake this process's relays once what ``conn`` staged is committed."""
+    db.after_commit(conn, _wake_local_relays)
 
 
 async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], str, str]]) -> None:
@@ -117,7 +134,7 @@ async def add_all(conn: db.Conn, staged: Sequence[tuple[CloudEvent[BaseModel], s
         # As JSON text: asyncpg would read nested lists as a multi-dimensional array.
         [json.dumps(_headers(record)) for record in records],
     )
-    db.after_commit(conn, _wake_local_relays)
+    wake_on_commit(conn)
 
 
 def _headers(record: KafkaRecord) -> list[list[str]]:

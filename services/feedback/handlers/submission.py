@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from services.feedback import repository
@@ -36,44 +37,35 @@ async def submit_feedback(
     *,
     policy: Policy,
     now: datetime,
-    hit: ratelimit.Hit | None = None,
+    hit: ratelimit.Hit,
 ) -> Row:
     """A staff member's feedback over HTTP; the body passed the rules when it was parsed.
 
-    Given a rate-limit ``hit``, it is counted with the context read and checked before
-    anything is stored (:class:`ratelimit.OverLimit`)."""
-    content, respondent = command.content(), privacy.Staff(submitter)
-    survey_key = None
-    if content.kind == "survey":  # the response says whether an answer given earlier is newer
-        survey_key = privacy.respondent_key(
-            policy.secret,
-            respondent,
-            command.rollout_id,
-            kind="survey",
-            anonymous=command.anonymous,
-        )
-    person = privacy.person_key(policy.secret, submitter)
-    context = await repository.submission_context(
-        conn, command.rollout_id, person, survey_key, hit=hit
-    )
-    if hit is not None:
-        hit.check(context.hits)
-    if not context.rollout_known:
-        raise UnknownRollout
+    One statement counts the rate-limit ``hit``, finds the submitter's department and stores
+    the feedback with its event, unless the hit is over the limit
+    (:class:`ratelimit.OverLimit`) or the rollout is unknown."""
     feedback = accept(
         feedback_id=uuid.uuid4(),
         rollout_id=command.rollout_id,
-        content=content,
-        respondent=respondent,
+        content=command.content(),
+        respondent=privacy.Staff(submitter),
         anonymous=command.anonymous,
-        department_id=context.department_id,
+        department_id=None,  # the statement that stores it looks the department up
         origin=Origin("http", events.SOURCE),
         submitted_at=now,
         secret=policy.secret,
         sla=policy.sla,
     )
-    await _store(conn, feedback)
-    earlier = [context.newest_answer] if context.newest_answer else []
+    person = privacy.person_key(policy.secret, submitter)
+    submission = await repository.submit(
+        conn, feedback, events.submitted(feedback), person_key=person, hit=hit
+    )
+    hit.check(submission.hits)
+    if not submission.rollout_known:
+        raise UnknownRollout
+    feedback = replace(feedback, department_id=submission.department_id)
+    _log_submitted(feedback)
+    earlier = [submission.newest_answer] if submission.newest_answer else []
     return queries.as_shown(_as_stored(feedback), earlier)
 
 
@@ -151,6 +143,11 @@ async def _store(conn: Conn, feedback: Feedback) -> bool:
     """Store and stage ``feedback.submitted`` together; False if it was stored before."""
     if not await repository.insert_feedback(conn, feedback, events.submitted(feedback)):
         return False
+    _log_submitted(feedback)
+    return True
+
+
+def _log_submitted(feedback: Feedback) -> None:
     # Never a staff id in this log line: the log of anonymous feedback must not name its author.
     log.info(
         "feedback.submitted",
@@ -160,4 +157,3 @@ async def _store(conn: Conn, feedback: Feedback) -> bool:
         channel=feedback.channel,
         anonymous=feedback.anonymous,
     )
-    return True

@@ -5,6 +5,7 @@ from services.feedback.repository.feedback import (
     Period,
     Position,
     Row,
+    Submission,
     SubmissionContext,
     case_of,
     get_feedback,
@@ -13,6 +14,7 @@ from services.feedback.repository.feedback import (
     newest_answers,
     save_case,
     submission_context,
+    submit,
 )
 from services.feedback.repository.projections import (
     record_department,
@@ -33,6 +35,7 @@ __all__ = [
     "Period",
     "Position",
     "Row",
+    "Submission",
     "SubmissionContext",
     "case_of",
     "comment_counts",
@@ -49,5 +52,6 @@ __all__ = [
     "rollout",
     "save_case",
     "submission_context",
+    "submit",
     "survey_answers",
 ]

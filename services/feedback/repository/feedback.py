@@ -52,60 +52,52 @@ class SubmissionContext:
     rollout_known: bool
     department_id: str | None
     newest_answer: Answer | None  # the respondent's newest survey answer so far, when asked for
-    hits: int  # the submitter's requests in the rate limit's window when one was counted, else 0
 
 
-_CONTEXT = """
-    SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
-           (SELECT department_id FROM people WHERE person_key = $2) AS department_id,
-           newest.feedback_id AS newest_id, newest.submitted_at AS newest_at, {hits} AS hits
-    FROM (SELECT) AS one LEFT JOIN LATERAL (
+_NEWEST_ANSWER = """
+    LEFT JOIN LATERAL (
         SELECT feedback_id, submitted_at FROM feedback f
-        WHERE f.kind = 'survey' AND f.rollout_id = $1 AND f.respondent_key = $3
+        WHERE f.kind = 'survey' AND f.rollout_id = {rollout_id}
+              AND f.respondent_key = {respondent_key}
         ORDER BY f.submitted_at DESC, f.feedback_id DESC LIMIT 1) AS newest ON true"""
-CONTEXT = _CONTEXT.format(hits="0")
-CONTEXT_COUNTING_HIT = f"WITH hit AS ({ratelimit.count_hit('$4', '$5')})" + _CONTEXT.format(
-    hits="(SELECT hits FROM hit)"
-)
+
+CONTEXT = """SELECT EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $1) AS rollout_known,
+              (SELECT department_id FROM people WHERE person_key = $2) AS department_id,
+              newest.feedback_id AS newest_id, newest.submitted_at AS newest_at
+       FROM (SELECT) AS one""" + _NEWEST_ANSWER.format(rollout_id="$1", respondent_key="$3")
 
 
 async def submission_context(
-    conn: Conn,
-    rollout_id: str,
-    person_key: str | None,
-    survey_key: str | None = None,
-    *,
-    hit: ratelimit.Hit | None = None,
+    conn: Conn, rollout_id: str, person_key: str | None, survey_key: str | None = None
 ) -> SubmissionContext:
     """Whether the rollout is known, the submitter's department and, given the respondent key of
-    a survey answer, that respondent's newest answer so far; given a rate-limit ``hit``, it is
-    counted in the same statement (checking it is the caller's): one round trip."""
-    if hit is None:
-        row = await conn.fetchrow(CONTEXT, rollout_id, person_key, survey_key)
-    else:
-        row = await conn.fetchrow(
-            CONTEXT_COUNTING_HIT, rollout_id, person_key, survey_key, hit.bucket, hit.window_start
-        )
+    a survey answer, that respondent's newest answer so far."""
+    row = await conn.fetchrow(CONTEXT, rollout_id, person_key, survey_key)
     assert row is not None
-    newest = None
-    if survey_key is not None and row["newest_id"] is not None:
-        newest = Answer(row["newest_id"], survey_key, row["newest_at"])
-    return SubmissionContext(row["rollout_known"], row["department_id"], newest, row["hits"])
+    return SubmissionContext(row["rollout_known"], row["department_id"], _newest(row, survey_key))
 
 
-INSERT_FEEDBACK = """
-    INSERT INTO feedback (feedback_id, rollout_id, kind, csat, nps, severity, category, text,
-                          anonymous, staff_id, department_id, respondent_key, channel, source,
-                          external_id, submitted_at, status, ack_due_at, resolve_due_at)
+def _newest(row: asyncpg.Record, survey_key: str | None) -> Answer | None:
+    if survey_key is None or row["newest_id"] is None:
+        return None
+    return Answer(row["newest_id"], survey_key, row["newest_at"])
+
+
+# The columns of an insert, in the order of _values(); department_id last.
+_COLUMNS = """feedback_id, rollout_id, kind, csat, nps, severity, category, text, anonymous,
+              staff_id, respondent_key, channel, source, external_id, submitted_at, status,
+              ack_due_at, resolve_due_at, department_id"""
+
+INSERT_FEEDBACK = f"""
+    INSERT INTO feedback ({_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
     ON CONFLICT DO NOTHING RETURNING feedback_id"""
 
 
-async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[BaseModel]) -> bool:
-    """Store ``feedback`` and stage ``announce`` (on the feedback topic) in one statement; False,
-    and nothing staged, when the same feedback (id, or survey tool and its id) is stored."""
+def _values(feedback: Feedback) -> tuple[object, ...]:
+    """What is stored of ``feedback``, the department aside (see _COLUMNS)."""
     content, case = feedback.content, feedback.case
-    args = (
+    return (
         feedback.feedback_id,
         feedback.rollout_id,
         content.kind,
@@ -116,7 +108,6 @@ async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[B
         content.text,
         feedback.anonymous,
         feedback.staff_id,
-        feedback.department_id,
         feedback.respondent_key,
         feedback.channel,
         feedback.source,
@@ -126,8 +117,93 @@ async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[B
         case.ack_due_at if case else None,
         case.resolve_due_at if case else None,
     )
+
+
+async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[BaseModel]) -> bool:
+    """Store ``feedback`` and stage ``announce`` (on the feedback topic) in one statement; False,
+    and nothing staged, when the same feedback (id, or survey tool and its id) is stored."""
     return await outbox.add_if_inserted(
-        conn, INSERT_FEEDBACK, args, announce, topic=topics.FEEDBACK, key=feedback.rollout_id
+        conn,
+        INSERT_FEEDBACK,
+        (*_values(feedback), feedback.department_id),
+        announce,
+        topic=topics.FEEDBACK,
+        key=feedback.rollout_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What :func:`submit` found, and whether it stored the feedback."""
+
+    hits: int  # the submitter's requests in the rate limit's window, this one included
+    rollout_known: bool
+    department_id: str | None
+    newest_answer: Answer | None  # for a survey answer: the respondent's newest one before it
+    stored: bool
+
+
+# $1-$18 the values, $19-$22 person key, bucket, window and limit, then the event's staging.
+_STAGE_SUBMITTED = outbox.staging(
+    23,
+    rows="inserted, context",
+    resolved="jsonb_build_object('department_id', context.department_id)",
+)
+_NEWEST_SURVEY_ANSWER = _NEWEST_ANSWER.format(
+    rollout_id="$2", respondent_key="CASE WHEN $3 = 'survey' THEN $11 END"
+)
+
+SUBMIT = f"""
+    WITH hit AS ({ratelimit.count_hit("$20", "$21")}),
+    context AS (
+        SELECT (SELECT hits FROM hit) AS hits,
+               EXISTS (SELECT 1 FROM rollouts WHERE rollout_id = $2) AS rollout_known,
+               (SELECT department_id FROM people WHERE person_key = $19) AS department_id),
+    inserted AS (
+        INSERT INTO feedback ({_COLUMNS})
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+               context.department_id
+        FROM context WHERE context.rollout_known AND context.hits <= $22
+        RETURNING feedback_id),
+    staged AS ({_STAGE_SUBMITTED})
+    SELECT context.*, newest.feedback_id AS newest_id, newest.submitted_at AS newest_at,
+           EXISTS (SELECT FROM staged) AS stored
+    FROM context {_NEWEST_SURVEY_ANSWER}"""
+
+
+async def submit(
+    conn: Conn,
+    feedback: Feedback,
+    announce: CloudEvent[BaseModel],
+    *,
+    person_key: str,
+    hit: ratelimit.Hit,
+) -> Submission:
+    """A staff member's submission in one statement: count the rate-limit ``hit``, look up the
+    rollout and the submitter's department, and, if the rollout is known and the hit within the
+    limit, store ``feedback`` with that department and stage ``announce`` with it too.
+
+    ``feedback.department_id`` is not read: the department is the one the people projection
+    holds for ``person_key`` as the statement runs."""
+    row = await conn.fetchrow(
+        SUBMIT,
+        *_values(feedback),
+        person_key,
+        hit.bucket,
+        hit.window_start,
+        hit.limit,
+        *outbox.staging_args(announce, topic=topics.FEEDBACK, key=feedback.rollout_id),
+    )
+    assert row is not None
+    if row["stored"]:
+        outbox.wake_on_commit(conn)
+    survey_key = feedback.respondent_key if feedback.content.kind == "survey" else None
+    return Submission(
+        row["hits"],
+        row["rollout_known"],
+        row["department_id"],
+        _newest(row, survey_key),
+        row["stored"],
     )
 
 

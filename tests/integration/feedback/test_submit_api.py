@@ -12,7 +12,7 @@ from services.feedback import repository
 from services.feedback.domain import privacy
 from services.feedback.handlers import submission
 from services.feedback.schemas import FeedbackIn
-from shared import db
+from shared import db, ratelimit
 from tests.integration.feedback.conftest import (
     TEST_SECRET,
     FeedbackApi,
@@ -161,6 +161,9 @@ async def test_submissions_are_rate_limited_per_person(api: FeedbackApi) -> None
     assert statuses == [201, 201, 201, 201]
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    # The one statement that counted the refused hit stored and staged nothing for it.
+    assert await api.pool.fetchval("SELECT count(*) FROM feedback") == 2
+    assert len(await api.events()) == 2
     async with api.client("s-2", "staff") as someone_else:
         assert (await someone_else.post("/v1/feedback", json=survey(rollout_id))).status_code == 201
 
@@ -222,6 +225,7 @@ async def test_an_answer_posted_after_a_newer_one_says_it_is_replaced(api: Feedb
             "s-late",
             policy=api.policy,
             now=answered_later,
+            hit=ratelimit.hit("s-late", limit=10, window_s=60),
         )
     async with api.client("s-late", "staff") as client:
         late = (await client.post("/v1/feedback", json=survey(rollout_id, csat=1))).json()
