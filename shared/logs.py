@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import structlog
+from pydantic_core import to_json
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -38,7 +40,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=_json_line)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*stamped, structlog.processors.format_exc_info, renderer],
@@ -63,6 +67,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     # faust logs through the module of each service class, ours included (shared.streams).
     for noisy in ("aiokafka", "faust", "mode", "shared.streams", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _json_line(event: dict[str, object], default: Callable[[object], object]) -> str:
+    """pydantic's JSON serializer, about four times as fast as ``json.dumps`` for a log line;
+    ``default`` renders what it does not know (structlog's fallback: ``repr``)."""
+    return to_json(event, fallback=default).decode()
 
 
 def get_logger(name: str) -> Logger:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime
 
 from services.feedback import repository
@@ -63,10 +62,10 @@ async def submit_feedback(
     hit.check(submission.hits)
     if not submission.rollout_known:
         raise UnknownRollout
-    feedback = replace(feedback, department_id=submission.department_id)
     _log_submitted(feedback)
     earlier = [submission.newest_answer] if submission.newest_answer else []
-    return queries.as_shown(_as_stored(feedback), earlier)
+    stored = _as_stored(feedback) | {"department_id": submission.department_id}
+    return queries.as_shown(stored, earlier)
 
 
 def _as_stored(feedback: Feedback) -> Row:
