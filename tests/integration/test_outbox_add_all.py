@@ -1,7 +1,9 @@
-"""``outbox.add_all`` and ``outbox.add_if_inserted`` stage events in one statement exactly as
-``add`` does one by one."""
+"""``outbox.add_all``, ``outbox.add_if_inserted`` and ``outbox.staging`` stage events in one
+statement exactly as ``add`` does one by one."""
 
 from __future__ import annotations
+
+import json
 
 from shared import db, outbox
 from shared.events import to_record
@@ -47,3 +49,31 @@ async def test_add_if_inserted_stages_only_with_a_row_it_inserted(
     assert [name for name, _ in staged["headers"]] == [name for name, _ in reference["headers"]]
     assert dict(staged["headers"])["ce_id"] == first.id
     assert staged["value"] == to_record(first, topic=topic, key="t-1").value
+
+
+async def test_a_staging_merges_what_the_statement_resolved_into_the_event_data(
+    pool: db.Pool, topic: str
+) -> None:
+    """``outbox.staging`` with ``resolved``: a field only the statement knows (here the course a
+    lookup table names) replaces the event's; everything else is the event as serialised."""
+    await pool.execute("CREATE TABLE courses (staff_id text PRIMARY KEY, course_id text)")
+    await pool.execute("INSERT INTO courses VALUES ('s-known', 'security-101')")
+    staging = outbox.staging(
+        2, rows="found", resolved="jsonb_build_object('course_id', found.course_id)"
+    )
+    statement = f"""
+        WITH found AS (SELECT (SELECT course_id FROM courses WHERE staff_id = $1) AS course_id),
+             staged AS ({staging})
+        SELECT count(*) FROM staged"""
+    known, unknown = training_event("s-known"), training_event("s-unknown")
+    for event in (known, unknown):
+        staff_id = json.loads(to_record(event, topic=topic, key="k").value)["staff_id"]
+        args = outbox.staging_args(event, topic=topic, key="k")
+        assert await pool.fetchval(statement, staff_id, *args) == 1
+    rows = await pool.fetch("SELECT event_id, value FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in rows] == [known.id, unknown.id]
+    staged = [json.loads(r["value"]) for r in rows]
+    assert [data["course_id"] for data in staged] == ["security-101", None]
+    for data, event in zip(staged, (known, unknown), strict=True):
+        original = json.loads(to_record(event, topic=topic, key="k").value)
+        assert {**data, "course_id": original["course_id"]} == original
