@@ -101,7 +101,8 @@ class Readable:
                 raise TimeoutError(f"{missing} accepted issues never reached the inbox")
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), left)
+                async with asyncio.timeout(left):  # not wait_for: see shared/wakeup.py
+                    await self.changed.wait()
             except TimeoutError:
                 continue
 
@@ -217,7 +218,8 @@ class RoundTrip:
                 raise TimeoutError("records sent to the broker were not consumed")
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.changed.wait()
             except TimeoutError:
                 continue
         latencies = [(self.seen[i] - self.sent_at[i]) * 1000 for i in ids]

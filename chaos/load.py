@@ -281,7 +281,8 @@ class Load:
 
     async def _tick(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), self.tick_s)
+            async with asyncio.timeout(self.tick_s):  # not wait_for: see shared/wakeup.py
+                await self._stopping.wait()
 
     async def _run(self) -> None:
         for n in itertools.count():

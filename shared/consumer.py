@@ -260,7 +260,8 @@ class RecordProcessor:
         """Finish the batches in hand (if any) and take no more."""
         self._closing = True
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):  # wait_for may swallow a cancellation (3.11)
+                await self._idle.wait()
         except TimeoutError:
             log.warning("consumer.drain_timeout", consumer=self.consumer)
 

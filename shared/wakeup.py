@@ -51,8 +51,11 @@ class Waker:
     async def wait(self, timeout: float) -> None:
         """Return on a notification, on :meth:`wake`, or after ``timeout`` seconds."""
         await self._ensure_listening()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the event is set, and the loop around this call would never end.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         self._event.clear()
 
     async def close(self) -> None:
