@@ -1,8 +1,9 @@
 """Per-person rate limits, counted in PostgreSQL so that every instance shares one budget.
 
 A request counts one hit in its bucket's current fixed window: :func:`count_hit` is the
-statement, meant as a writable CTE of the query a route runs first anyway (no round trip of its
-own), and :meth:`Hit.check` refuses what is over the limit. :class:`OverLimit` becomes a 429
+statement, meant as a writable CTE of a statement the route runs anyway (no round trip of its
+own; the route may also make its write depend on the count), and :meth:`Hit.check` refuses
+what is over the limit. :class:`OverLimit` becomes a 429
 with ``Retry-After`` (``shared.http``).
 
 In a request's transaction, a request that fails later does not use up the budget; a route

@@ -134,13 +134,13 @@ async def insert_feedback(conn: Conn, feedback: Feedback, announce: CloudEvent[B
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """What :func:`submit` found, and whether it stored the feedback."""
+    """What :func:`submit` found; it stored the feedback if the rollout is known and the hits
+    are within the limit."""
 
     hits: int  # the submitter's requests in the rate limit's window, this one included
     rollout_known: bool
     department_id: str | None
     newest_answer: Answer | None  # for a survey answer: the respondent's newest one before it
-    stored: bool
 
 
 # $1-$18 the values, $19-$22 person key, bucket, window and limit, then the event's staging.
@@ -203,7 +203,6 @@ async def submit(
         row["rollout_known"],
         row["department_id"],
         _newest(row, survey_key),
-        row["stored"],
     )
 
 
